@@ -1,0 +1,1 @@
+"""Metrics for proposals, REC, LVIS-Ground and region captions."""

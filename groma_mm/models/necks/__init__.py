@@ -1,0 +1,3 @@
+from .vit_simple_pyramid import ViTSimplePyramid
+
+__all__ = ['ViTSimplePyramid']

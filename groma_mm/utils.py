@@ -1,0 +1,32 @@
+"""Package-wide helpers."""
+import datetime
+import warnings
+
+from mmengine import DefaultScope
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Import every groma_mm module that registers something, plus mmdet's and mmpretrain's.
+
+    Args:
+        init_default_scope: also make ``groma_mm`` the current default scope, as configs
+            with ``default_scope='groma_mm'`` do.
+    """
+    import mmdet.utils
+    mmdet.utils.register_all_modules(init_default_scope=False)
+    import mmpretrain.models  # noqa: F401  (registers VisionTransformer & co. under 'mmpretrain')
+
+    import groma_mm.datasets  # noqa: F401
+    import groma_mm.evaluation  # noqa: F401
+    import groma_mm.models  # noqa: F401
+
+    if not init_default_scope:
+        return
+    current = DefaultScope.get_current_instance()
+    if current is None:
+        DefaultScope.get_instance('groma_mm', scope_name='groma_mm')
+    elif current.scope_name != 'groma_mm':
+        warnings.warn(f'The current default scope "{current.scope_name}" is not "groma_mm"; '
+                      '`register_all_modules` opens a new "groma_mm" scope.')
+        name = f'groma_mm-{datetime.datetime.now()}'
+        DefaultScope.get_instance(name, scope_name='groma_mm')

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs groma_mm and its pinned stack into a virtual environment (default .venv).
+# mmcv 2.1.0 ships no wheel for this torch: it is built once from source with its compiled ops and the
+# wheel is kept under $GROMA_WHEEL_CACHE/torch-<version>/ so later installs take seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${GROMA_VENV:-.venv}
+PY=${PYTHON:-python3.11}
+TORCH_VERSION=2.14.1
+TORCHVISION_VERSION=0.29.1
+MMCV_VERSION=2.1.0
+WHEEL_CACHE=${GROMA_WHEEL_CACHE:-$HOME/.cache/groma_mm/wheels}/torch-$TORCH_VERSION
+
+command -v "$PY" >/dev/null || PY=python3
+echo "[install] venv: $VENV ($($PY --version))"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip
+$PIP install -q 'setuptools>=77.0.3,<82' wheel ninja
+$PIP install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+$PIP install -q mmengine==0.10.7
+
+mmcv_wheel=$(ls "$WHEEL_CACHE"/mmcv-$MMCV_VERSION-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$mmcv_wheel" ]; then
+  echo "[install] building mmcv $MMCV_VERSION with ops (about 6 minutes on 2 cores)"
+  build=$(mktemp -d)
+  $PIP download -q --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$build"
+  tar -xzf "$build"/mmcv-$MMCV_VERSION.tar.gz -C "$build"
+  # torch >= 2.14 headers need C++20; mmcv 2.1.0 hard-codes C++17.
+  sed -i 's/-std=c++17/-std=c++20/g' "$build/mmcv-$MMCV_VERSION/setup.py"
+  mkdir -p "$WHEEL_CACHE"
+  (cd "$build/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} \
+     CFLAGS="-Wsign-compare -DNDEBUG -g0 -fwrapv -O3 -Wall" \
+     "$OLDPWD/$VENV/bin/python" -m pip wheel -q --no-deps --no-build-isolation . -w "$WHEEL_CACHE")
+  rm -rf "$build"
+  mmcv_wheel=$(ls "$WHEEL_CACHE"/mmcv-$MMCV_VERSION-*.whl | head -n 1)
+fi
+echo "[install] mmcv wheel: $mmcv_wheel"
+$PIP install -q "$mmcv_wheel"
+$PIP install -q -r requirements.txt
+$PIP install -q --no-deps -e .
+$VENV/bin/python -c "import mmcv.ops, mmdet, mmpretrain, groma_mm; \
+from mmcv.ops import RoIAlign, nms, MultiScaleDeformableAttention; print('[install] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__)"
