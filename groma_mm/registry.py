@@ -24,8 +24,8 @@ DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, locations=[
 TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS, locations=['groma_mm.datasets'])
 METRICS = Registry('metric', parent=MMDET_METRICS, locations=['groma_mm.evaluation'])
 EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, locations=['groma_mm.evaluation'])
-HOOKS = Registry('hook', parent=MMDET_HOOKS, locations=['groma_mm.engine'])
-LOOPS = Registry('loop', parent=MMDET_LOOPS, locations=['groma_mm.engine'])
+HOOKS = Registry('hook', parent=MMDET_HOOKS)
+LOOPS = Registry('loop', parent=MMDET_LOOPS)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor', parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS, locations=['groma_mm.engine'])
-VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS, locations=['groma_mm.visualization'])
+    'optimizer wrapper constructor', parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS)
+VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS)

@@ -1,8 +1,25 @@
 """Package-wide helpers."""
 import datetime
+import os.path as osp
 import warnings
 
+import torch
 from mmengine import DefaultScope
+from mmengine.runner.checkpoint import CheckpointLoader
+
+
+@CheckpointLoader.register_scheme(prefixes='', force=True)
+def load_local_checkpoint(filename: str, map_location=None):
+    """Load a local checkpoint written by mmengine.
+
+    torch >= 2.6 loads with ``weights_only=True`` by default, which rejects the message-hub objects that
+    mmengine stores in every training checkpoint, so resume and test would fail on our own files.
+    Checkpoints are trusted local files here, as mmengine assumes.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint not found: {filename}')
+    return torch.load(filename, map_location=map_location, weights_only=False)
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:

@@ -42,3 +42,8 @@ $PIP install -q -r requirements.txt
 $PIP install -q --no-deps -e .
 $VENV/bin/python -c "import mmcv.ops, mmdet, mmpretrain, groma_mm; \
 from mmcv.ops import RoIAlign, nms, MultiScaleDeformableAttention; print('[install] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__)"
+
+if [ "${GROMA_SKIP_MAIN_JOB:-0}" != "1" ]; then
+  echo "[install] running the main job on the embedded default (GROMA_SKIP_MAIN_JOB=1 skips it)"
+  "$VENV/bin/python" tools/run_main_job.py
+fi

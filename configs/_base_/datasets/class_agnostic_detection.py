@@ -6,7 +6,8 @@ backend_args = None
 image_size = (448, 448)
 
 train_pipeline = [
-    dict(type='mmdet.LoadImageFromFile', backend_args=backend_args),
+    # A file that fails to read mid-run is logged and replaced, not fatal.
+    dict(type='RobustLoadImageFromFile', backend_args=backend_args),
     dict(type='mmdet.LoadAnnotations', with_bbox=True),
     dict(type='mmdet.RandomFlip', prob=0.5),
     # DETR-style multi-scale resize + random crop, then the fixed encoder resolution.
@@ -73,8 +74,9 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# Class-agnostic AP and AR@{10,100,300} (proposal mode ignores categories).
+# Class-agnostic AP and AR. mmdet names its AR keys AR@100/300/1000 whatever proposal_nums holds, so
+# proposal_nums must be exactly (100, 300, 1000) for the names to be true.
 val_evaluator = dict(
-    type='mmdet.CocoMetric', ann_file=None, metric=['bbox', 'proposal'], proposal_nums=(10, 100, 300),
+    type='mmdet.CocoMetric', ann_file=None, metric=['bbox', 'proposal'], proposal_nums=(100, 300, 1000),
     format_only=False, backend_args=backend_args)
 test_evaluator = val_evaluator

@@ -1,0 +1,3 @@
+from .loading import RobustLoadImageFromFile
+
+__all__ = ['RobustLoadImageFromFile']
