@@ -1,0 +1,186 @@
+"""Any HF causal LM and its tokenizer as registry entries (mmpretrain-style shims), ready for Groma.
+
+``dict(type='HFCausalLM', pretrained='/path/to/vicuna-7b-v1.5', tokenizer=tok)`` loads local weights
+(never a hub), ``dict(type='HFCausalLM', config=dict(model_type='llama', hidden_size=64, …))`` builds a
+randomly initialised skeleton (tests, tiny configs). With a tokenizer, Groma's tokens are added to it and
+the embeddings / LM head grow to match, new rows set to the mean of the old ones. Options:
+
+- ``freeze_llm``: freeze the LLM except the embedding and LM-head rows of Groma's tokens, which must
+  learn (paper stage 2). Done with gradient masks because a row of a matrix cannot be frozen by
+  ``requires_grad``. Use weight decay 0 on those matrices: decoupled decay would still shrink frozen rows.
+- ``lora``: wrap the LLM with peft LoRA (base frozen; Groma token rows still train).
+- ``gradient_checkpointing``: trade compute for activation memory.
+"""
+import os
+from typing import List, Optional, Sequence, Union
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from groma_mm.models.llms.special_tokens import DEFAULT_NUM_PROXY_TOKENS, GromaTokenIds, add_groma_tokens
+from groma_mm.registry import MODELS
+
+DType = Union[None, str, torch.dtype]
+
+
+def _local_source(pretrained: str, gguf_file: Optional[str]):
+    """Split a ``.gguf`` path into (folder, file name) and check that the local files exist."""
+    if gguf_file is None and pretrained.endswith('.gguf'):
+        pretrained, gguf_file = os.path.split(os.path.abspath(pretrained))
+    target = os.path.join(pretrained, gguf_file) if gguf_file else pretrained
+    if not os.path.exists(target):
+        raise FileNotFoundError(f'{target} does not exist; groma_mm loads LLMs and tokenizers from local paths '
+                                'only (download the weights first)')
+    return pretrained, gguf_file
+
+
+def _to_dtype(torch_dtype: DType):
+    if torch_dtype is None or torch_dtype == 'auto' or isinstance(torch_dtype, torch.dtype):
+        return torch_dtype
+    dtype = getattr(torch, torch_dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"torch_dtype must be a torch dtype name like 'bfloat16' or 'auto', got {torch_dtype!r}")
+    return dtype
+
+
+@MODELS.register_module(name='HFTokenizer')
+def build_tokenizer(pretrained: str, gguf_file: Optional[str] = None, **kwargs) -> PreTrainedTokenizerBase:
+    """Load a tokenizer from a local folder (or the tokenizer inside a GGUF file)."""
+    pretrained, gguf_file = _local_source(pretrained, gguf_file)
+    if gguf_file:
+        kwargs['gguf_file'] = gguf_file
+    return AutoTokenizer.from_pretrained(pretrained, local_files_only=True, **kwargs)
+
+
+def load_causal_lm(pretrained: Optional[str] = None,
+                   config: Optional[dict] = None,
+                   torch_dtype: DType = None,
+                   attn_implementation: Optional[str] = None,
+                   gguf_file: Optional[str] = None) -> PreTrainedModel:
+    """Load local weights (``pretrained``, a folder or ``.gguf`` file) or build from ``config``
+    (``AutoConfig.for_model(**config)``, random init). Exactly one of the two."""
+    if (pretrained is None) == (config is None):
+        raise ValueError('give exactly one of pretrained (a local path) and config (a dict with model_type)')
+    kwargs = dict(torch_dtype=_to_dtype(torch_dtype))
+    if attn_implementation is not None:
+        kwargs['attn_implementation'] = attn_implementation
+    if config is not None:
+        config = dict(config)
+        if 'model_type' not in config:
+            raise KeyError(f'LLM config needs a model_type (e.g. llama, qwen2), got keys {sorted(config)}')
+        config = AutoConfig.for_model(**config)
+        if kwargs['torch_dtype'] == 'auto':  # 'auto' means the checkpoint's dtype; a config may name one
+            kwargs['torch_dtype'] = config.torch_dtype
+        return AutoModelForCausalLM.from_config(config, **kwargs)
+    pretrained, gguf_file = _local_source(pretrained, gguf_file)
+    if gguf_file:
+        kwargs['gguf_file'] = gguf_file
+    return AutoModelForCausalLM.from_pretrained(pretrained, local_files_only=True, **kwargs)
+
+
+def _embedding_weights(model: PreTrainedModel) -> List[torch.nn.Parameter]:
+    """Input embedding and LM head weights, once each (tied models share one tensor)."""
+    weights = [model.get_input_embeddings().weight]
+    head = model.get_output_embeddings()
+    if head is not None and head.weight is not weights[0]:
+        weights.append(head.weight)
+    return weights
+
+
+def resize_embeddings_to_tokenizer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                                   init_ids: Sequence[int], old_vocab_size: int) -> None:
+    """Give every token of ``tokenizer`` an embedding and LM-head row; set rows ``init_ids`` to the mean of
+    rows ``[0, old_vocab_size)`` other than ``init_ids``.
+
+    Never shrinks: some checkpoints (Qwen2) have more rows than tokens, and new ids may land in those.
+    """
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        # mean_resizing=False: we set the rows below; HF's covariance-based sampling is slow at 7B.
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    if not init_ids:
+        return
+    init = torch.as_tensor(list(init_ids))
+    with torch.no_grad():
+        for weight in _embedding_weights(model):
+            keep = torch.ones(old_vocab_size, dtype=torch.bool)
+            keep[init[init < old_vocab_size]] = False
+            # The mean in float32: a bf16 sum over 32k rows loses most of its bits.
+            mean = weight[:old_vocab_size][keep.to(weight.device)].float().mean(0)
+            weight[init.to(weight.device)] = mean.to(weight.dtype)
+
+
+def train_token_rows(model: PreTrainedModel, row_ids: Sequence[int]) -> List[torch.utils.hooks.RemovableHandle]:
+    """Make the embedding and LM-head rows ``row_ids`` trainable and every other row of them fixed.
+
+    The matrices get ``requires_grad=True`` and a hook that zeroes the gradient of the other rows; the rest
+    of the model is left as it is (call after freezing it).
+
+    Returns:
+        The hook handles (``handle.remove()`` lifts the masks).
+    """
+    rows = torch.as_tensor(list(row_ids), dtype=torch.long)
+
+    def mask_grad(grad: torch.Tensor) -> torch.Tensor:
+        mask = torch.zeros(grad.shape[0], 1, dtype=grad.dtype, device=grad.device)
+        mask[rows.to(grad.device)] = 1
+        return grad * mask
+
+    handles = []
+    for weight in _embedding_weights(model):
+        weight.requires_grad_(True)
+        handles.append(weight.register_hook(mask_grad))
+    return handles
+
+
+def apply_lora(model: PreTrainedModel, lora: dict):
+    """Wrap ``model`` with peft LoRA, e.g. ``lora=dict(r=64, lora_alpha=16, target_modules=['q_proj', 'v_proj'])``
+    (any ``peft.LoraConfig`` field). Returns the ``PeftModel``."""
+    try:
+        import peft
+    except ImportError as e:
+        raise ImportError('lora=... needs peft (pip install peft)') from e
+    return peft.get_peft_model(model, peft.LoraConfig(**dict(dict(task_type='CAUSAL_LM'), **lora)))
+
+
+@MODELS.register_module(name='HFCausalLM')
+def build_causal_lm(pretrained: Optional[str] = None,
+                    config: Optional[dict] = None,
+                    tokenizer: Optional[PreTrainedTokenizerBase] = None,
+                    num_proxy_tokens: int = DEFAULT_NUM_PROXY_TOKENS,
+                    torch_dtype: DType = None,
+                    attn_implementation: Optional[str] = None,
+                    gguf_file: Optional[str] = None,
+                    freeze_llm: bool = False,
+                    gradient_checkpointing: bool = False,
+                    lora: Optional[dict] = None):
+    """Build an HF causal LM ready for Groma (see the module doc for the options).
+
+    Args:
+        pretrained / config / torch_dtype / attn_implementation / gguf_file: see :func:`load_causal_lm`.
+        tokenizer: a built tokenizer; Groma's tokens are added to it in place and the embeddings resized.
+            Read their ids afterwards with ``GromaTokenIds.from_tokenizer(tokenizer, num_proxy_tokens)``.
+        num_proxy_tokens: N of ``<r0>…<r{N-1}>``.
+        freeze_llm: freeze all but Groma's token rows.
+        gradient_checkpointing: enable HF gradient checkpointing (non-reentrant, so frozen inputs work).
+        lora: ``peft.LoraConfig`` fields; the returned model is then a ``PeftModel``.
+
+    Returns:
+        A ``PreTrainedModel`` (or ``PeftModel`` with ``lora``).
+    """
+    model = load_causal_lm(pretrained, config, torch_dtype, attn_implementation, gguf_file)
+    token_ids: Optional[GromaTokenIds] = None
+    if tokenizer is not None:
+        old_vocab_size = len(tokenizer)
+        token_ids = add_groma_tokens(tokenizer, num_proxy_tokens)
+        resize_embeddings_to_tokenizer(model, tokenizer, [i for i in token_ids.all_ids if i >= old_vocab_size],
+                                       old_vocab_size)
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        model.config.use_cache = False  # caching is pointless (and warned about) while checkpointing
+    if lora is not None:
+        model = apply_lora(model, lora)  # peft leaves only the adapters trainable, so freeze_llm is implied
+    elif freeze_llm:
+        model.requires_grad_(False)
+    if (freeze_llm or lora is not None) and token_ids is not None:
+        train_token_rows(model, token_ids.all_ids)
+    return model
