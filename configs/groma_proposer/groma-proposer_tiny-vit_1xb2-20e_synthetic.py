@@ -14,7 +14,7 @@ model = dict(
     num_feature_levels=num_levels,
     backbone=dict(
         _delete_=True,
-        type='mmpretrain.VisionTransformer',
+        type='FreezableVisionTransformer',
         arch=dict(embed_dims=64, num_layers=4, num_heads=2, feedforward_channels=128),
         img_size=image_size[0],
         patch_size=14,

@@ -1,2 +1,4 @@
+from .encoders import *  # noqa: F401,F403
+from .llms import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .proposers import *  # noqa: F401,F403

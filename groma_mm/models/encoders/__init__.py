@@ -1,0 +1,3 @@
+from .frozen_vit import FreezableVisionTransformer
+
+__all__ = ['FreezableVisionTransformer']
