@@ -1,38 +1,12 @@
-# A tiny proposer that trains on CPU in seconds: a 4-layer ViT at 112 px and a 1+2-layer DETR.
+# Stage 1 at toy scale: the tiny proposer trains on CPU in minutes.
 # The data is any small COCO-format set; tests and the embedded demo generate one under data/tiny_coco/.
 _base_ = [
-    '../_base_/models/groma_proposer_dinov2_l14.py',
+    '../_base_/models/groma_proposer_tiny_vit.py',
     '../_base_/datasets/class_agnostic_detection.py',
     '../_base_/default_runtime.py',
 ]
 image_size = (112, 112)
-num_levels = 3  # 8×8, 4×4, 2×2: a 16×16 level would cost 3× the encoder time on CPU
 data_root = 'data/tiny_coco/'
-
-model = dict(
-    num_queries=30,
-    num_feature_levels=num_levels,
-    backbone=dict(
-        _delete_=True,
-        type='FreezableVisionTransformer',
-        arch=dict(embed_dims=64, num_layers=4, num_heads=2, feedforward_channels=128),
-        img_size=image_size[0],
-        patch_size=14,
-        layer_scale_init_value=1e-5,
-        out_indices=[1, 2, 3],
-        out_type='featmap',
-        final_norm=True,
-        # Random init cannot stay frozen; the real configs freeze the pretrained encoder.
-        frozen_stages=0),
-    neck=dict(in_channels=64, out_channels=256, scale_factors=(1.0, 0.5, 0.25)),
-    encoder=dict(
-        num_layers=1,
-        layer_cfg=dict(self_attn_cfg=dict(num_levels=num_levels), ffn_cfg=dict(feedforward_channels=256))),
-    decoder=dict(
-        num_layers=2,
-        layer_cfg=dict(cross_attn_cfg=dict(num_levels=num_levels), ffn_cfg=dict(feedforward_channels=256))),
-    dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
-    test_cfg=dict(max_per_img=30))
 
 train_pipeline = [
     # A file that fails to read mid-run is logged and replaced, not fatal.

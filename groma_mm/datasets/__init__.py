@@ -1,4 +1,5 @@
 from .class_agnostic_coco import ClassAgnosticCocoDataset
+from .readers import *  # noqa: F401,F403
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['ClassAgnosticCocoDataset']

@@ -1,3 +1,4 @@
+from .formatting import PackGromaInputs
 from .loading import RobustLoadImageFromFile
 
-__all__ = ['RobustLoadImageFromFile']
+__all__ = ['PackGromaInputs', 'RobustLoadImageFromFile']

@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 
 from groma_mm.models.llms.special_tokens import DEFAULT_NUM_PROXY_TOKENS, GromaTokenIds, add_groma_tokens
 from groma_mm.registry import MODELS
+from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
 
 DType = Union[None, str, torch.dtype]
 
@@ -184,3 +185,7 @@ def build_causal_lm(pretrained: Optional[str] = None,
     if (freeze_llm or lora is not None) and token_ids is not None:
         train_token_rows(model, token_ids.all_ids)
     return model
+
+
+# Tiny configs (tests, the embedded demo) build their tokenizer offline from a fixed vocabulary.
+MODELS.register_module(name='TinyWordTokenizer', module=build_tiny_tokenizer)

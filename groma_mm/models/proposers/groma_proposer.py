@@ -14,6 +14,31 @@ def user_bboxes_of(data_sample) -> Optional[Tensor]:
     return data_sample.get('user_bboxes', None)
 
 
+def to_input_frame(bboxes: Tensor, data_sample) -> Tensor:
+    """(M, 4) xyxy original-image pixels → pixels of the resized encoder input."""
+    return bboxes * bboxes.new_tensor(data_sample.scale_factor).repeat(2)
+
+
+def detr_proposals(detector, encoder_feats: Sequence[Tensor], batch_data_samples: SampleList) -> List[InstanceData]:
+    """Raw proposals of any mmdet DETR-family detector from its backbone's outputs.
+
+    Works for ``GromaProposer`` and for mmdet's own ``DINO`` / ``DeformableDETR`` with one class, so an
+    MLLM config can swap the proposer without code. Scores are the sigmoid of the (single) class logit.
+
+    Args:
+        detector: an mmdet ``DetectionTransformer``.
+        encoder_feats: the detector backbone's outputs, each (B, C, h, w).
+        batch_data_samples: samples with ``img_shape`` and ``batch_input_shape``.
+
+    Returns:
+        One InstanceData per image with ``bboxes`` (Q, 4) xyxy in encoder-input pixels and ``scores`` (Q,),
+        Q = the head's ``test_cfg.max_per_img``.
+    """
+    img_feats = detector.neck(encoder_feats) if detector.with_neck else encoder_feats
+    head_inputs = detector.forward_transformer(img_feats, batch_data_samples)
+    return detector.bbox_head.predict(**head_inputs, batch_data_samples=batch_data_samples, rescale=False)
+
+
 @MODELS.register_module()
 class GromaProposer(DINO):
     """Class-agnostic Deformable DETR region proposer (paper §3.1, §5.1).
@@ -59,6 +84,10 @@ class GromaProposer(DINO):
                 res.bboxes = res.bboxes / res.bboxes.new_tensor(sample.scale_factor).repeat(2)
         return self.add_pred_to_datasample(batch_data_samples, results)
 
+    def propose(self, encoder_feats: Sequence[Tensor], batch_data_samples: SampleList) -> List[InstanceData]:
+        """Raw proposals before post-processing (see :func:`detr_proposals`)."""
+        return detr_proposals(self, encoder_feats, batch_data_samples)
+
     def predict_regions(self, encoder_feats: Sequence[Tensor], batch_data_samples: SampleList) -> List[InstanceData]:
         """Regions in the frame of the encoder input.
 
@@ -70,12 +99,10 @@ class GromaProposer(DINO):
         Returns:
             One InstanceData per image (see ``RegionPostProcessor``), boxes xyxy in input pixels.
         """
-        head_inputs = self.forward_transformer(self.neck(encoder_feats), batch_data_samples)
-        raw = self.bbox_head.predict(**head_inputs, batch_data_samples=batch_data_samples, rescale=False)
         results = []
-        for proposals, sample in zip(raw, batch_data_samples):
+        for proposals, sample in zip(self.propose(encoder_feats, batch_data_samples), batch_data_samples):
             user = user_bboxes_of(sample)
             if user is not None:
-                user = user.to(proposals.bboxes) * proposals.bboxes.new_tensor(sample.scale_factor).repeat(2)
+                user = to_input_frame(user.to(proposals.bboxes), sample)
             results.append(self.post_processor(proposals.bboxes, proposals.scores, user))
         return results

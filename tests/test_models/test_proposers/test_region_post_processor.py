@@ -51,3 +51,16 @@ def test_more_user_boxes_than_region_slots_is_an_error():
 def test_no_proposals_and_no_user_boxes_gives_empty_result():
     res = RegionPostProcessor()(torch.zeros((0, 4)), torch.zeros(0))
     assert res.bboxes.shape == (0, 4) and res.scores.shape == (0, )
+
+
+def test_extras_with_their_own_scores_are_kept_and_sorted_among_proposals():
+    pp = RegionPostProcessor(max_regions=3)
+    bboxes = torch.tensor([_box(0, 0), _box(40, 0), _box(80, 0), _box(120, 0)], dtype=torch.float)
+    scores = torch.tensor([0.9, 0.7, 0.5, 0.3])
+    gt = torch.tensor([_box(200, 0), _box(81, 0)], dtype=torch.float)
+    res = pp(bboxes, scores, gt, torch.tensor([0.2, 0.6]))
+    # The second extra replaces its duplicate (score 0.5) and ranks by its own score; the first extra is
+    # kept although proposals outscore it: proposals give way to extras when slots run out.
+    torch.testing.assert_close(res.scores, torch.tensor([0.9, 0.6, 0.2]))
+    assert res.extra_index.tolist() == [-1, 1, 0]
+    torch.testing.assert_close(res.bboxes[1:], gt.flip(0))

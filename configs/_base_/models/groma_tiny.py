@@ -1,0 +1,37 @@
+# A tiny Groma that runs on CPU: 4-layer ViT at 112 px (8×8 patches → 16 image tokens after the 2×2
+# merge), the tiny proposer, a 2-layer LLaMA of width 64 and an offline word-level tokenizer.
+_base_ = ['./groma_proposer_tiny_vit.py']
+
+tiny_proposer = {{_base_.model}}
+model = dict(
+    _delete_=True,
+    type='Groma',
+    data_preprocessor=dict(
+        type='mmdet.DetDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_size_divisor=1),
+    proposer=tiny_proposer,
+    proposer_checkpoint=None,
+    image_tokenizer=dict(type='MergedPatchTokenizer', in_channels=64, merge=2),
+    region_encoder=dict(
+        type='MultiScaleRoIRegionEncoder',
+        in_channels=64,
+        channels=64,
+        scale_factors=(2.0, 1.0, 0.5),
+        roi_size=4,
+        region_channels=128),
+    tokenizer=dict(type='TinyWordTokenizer'),
+    llm=dict(
+        type='HFCausalLM',
+        config=dict(
+            model_type='llama',
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=4,
+            max_position_embeddings=1024)),
+    prompt=dict(template='vicuna_v1', num_image_tokens=16, max_length=1024),
+    generation_cfg=dict(max_new_tokens=24))

@@ -1,0 +1,287 @@
+"""Groma: an MLLM that refers and grounds through region tokens (paper §3)."""
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
+from mmengine.runner.checkpoint import load_checkpoint
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from groma_mm.datasets.prompt_builder import GromaPromptBuilder, PromptError
+from groma_mm.models.mllm.parser import parse_grounded_answer
+from groma_mm.models.mllm.region_selection import select_regions, user_box_indices
+from groma_mm.models.proposers.groma_proposer import detr_proposals, to_input_frame
+from groma_mm.registry import MODELS, TASK_UTILS
+
+
+def _sample_name(sample) -> str:
+    return f"{sample.get('img_path', '?')} (sample {sample.get('sample_idx', '?')})"
+
+
+def _generation_prompt(conversation: Sequence[dict]) -> List[dict]:
+    """The conversation up to its last user message: what the model answers at inference."""
+    roles = [m.get('role', m.get('from')) for m in conversation]
+    last_user = max(i for i, r in enumerate(roles) if r in ('user', 'human'))
+    return list(conversation[:last_user + 1])
+
+
+@MODELS.register_module()
+class Groma(BaseModel):
+    """Image encoder + region proposer + region encoder + LLM (paper Fig. 3).
+
+    The proposer is any mmdet DETR-family detector with one class whose backbone is the image encoder;
+    the encoder runs once per image and its layers feed the proposer, the image tokenizer and the region
+    encoder. Regions (proposals after ``post_processor``, plus user boxes, plus — in training — the
+    ground-truth boxes the answer refers to) are listed in the prompt as ``<rK><region>``; the LLM refers
+    to them by their proxy tokens.
+
+    Data samples carry (from ``PackGromaInputs``): metainfo ``conversation`` (messages with ``<boxK>``
+    placeholders), ``grounding``, ``img_path``, ``ori_shape``, ``scale_factor``, and the data field
+    ``bboxes`` (M, 4) xyxy original-image pixels, the boxes the conversation mentions.
+
+    Args:
+        proposer: detector config (e.g. ``GromaProposer``, mmdet ``DINO``); its backbone is the image
+            encoder. Any module with a ``backbone`` and ``propose(encoder_feats, data_samples)`` works too.
+        image_tokenizer: e.g. ``MergedPatchTokenizer``; ``out_channels`` is filled from the LLM.
+        region_encoder: e.g. ``MultiScaleRoIRegionEncoder``; ``out_channels`` is filled from the LLM.
+        tokenizer: tokenizer config (``HFTokenizer``, or ``TinyWordTokenizer`` for tests).
+        llm: LLM config (``HFCausalLM``); it receives the built tokenizer and ``num_proxy_tokens``.
+        prompt: ``GromaPromptBuilder`` options (template, num_image_tokens, max_length, intro_turn, …).
+        post_processor: region selection (``RegionPostProcessor``): NMS 0.6, score 0.15, top 100.
+        proposer_checkpoint: stage-1 checkpoint loaded into the proposer.
+        freeze_proposer: keep the encoder and proposer frozen (stages 2 and 3).
+        freeze_image_tokenizer / freeze_region_encoder: freeze those parts.
+        image_layer: index (into the encoder outputs) of the layer the image tokenizer reads.
+        region_layers: indices of the layers the region encoder reads.
+        num_proxy_tokens: N of ``<r0>…<r{N-1}>``; at most N regions per image.
+        answer_score: rank score of a ground-truth answer box no proposal stands for.
+        shuffle_regions: random region order in training (inference is always ordered by score).
+        save_trainable_only: checkpoints hold only trainable weights (a stage's checkpoint holds what
+            that stage trained); :meth:`full_state_dict` gives everything.
+        generation_cfg: ``generate`` options (greedy by default).
+    """
+
+    def __init__(self,
+                 proposer: dict,
+                 image_tokenizer: dict,
+                 region_encoder: dict,
+                 tokenizer: dict,
+                 llm: dict,
+                 prompt: Optional[dict] = None,
+                 post_processor: dict = dict(type='RegionPostProcessor'),
+                 proposer_checkpoint: Optional[str] = None,
+                 freeze_proposer: bool = True,
+                 freeze_image_tokenizer: bool = False,
+                 freeze_region_encoder: bool = False,
+                 image_layer: int = -1,
+                 region_layers: Sequence[int] = (-3, -2, -1),
+                 num_proxy_tokens: int = 100,
+                 answer_score: float = 0.2,
+                 shuffle_regions: bool = False,
+                 save_trainable_only: bool = True,
+                 generation_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg=None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.proposer = MODELS.build(proposer)
+        if proposer_checkpoint is not None:
+            load_checkpoint(self.proposer, proposer_checkpoint, map_location='cpu', strict=True,
+                            revise_keys=[(r'^module\.', '')])
+        self.post_processor = TASK_UTILS.build(post_processor)
+        if self.post_processor.max_regions > num_proxy_tokens:
+            raise ValueError(f'post_processor.max_regions={self.post_processor.max_regions} exceeds '
+                             f'num_proxy_tokens={num_proxy_tokens}: some regions would have no proxy token')
+
+        self.tokenizer = MODELS.build(tokenizer)
+        self.llm = MODELS.build(dict(llm, tokenizer=self.tokenizer, num_proxy_tokens=num_proxy_tokens))
+        hidden = self.llm.config.hidden_size
+        self.image_tokenizer = MODELS.build(dict(image_tokenizer, out_channels=hidden))
+        self.region_encoder = MODELS.build(dict(region_encoder, out_channels=hidden))
+        self.prompt_builder = GromaPromptBuilder(self.tokenizer, num_proxy_tokens=num_proxy_tokens,
+                                                 **(prompt or {}))
+
+        self.freeze_proposer = freeze_proposer
+        for module, frozen in ((self.proposer, freeze_proposer), (self.image_tokenizer, freeze_image_tokenizer),
+                               (self.region_encoder, freeze_region_encoder)):
+            if frozen:
+                module.requires_grad_(False)
+        self.image_layer = image_layer
+        self.region_layers = tuple(region_layers)
+        self.answer_score = answer_score
+        self.shuffle_regions = shuffle_regions
+        self.save_trainable_only = save_trainable_only
+        self.generation_cfg = dict(max_new_tokens=128, do_sample=False)
+        self.generation_cfg.update(generation_cfg or {})
+        self.num_skipped = 0
+
+    # ------------------------------------------------------------------------------------ plumbing
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_proposer:
+            self.proposer.eval()
+        return self
+
+    def init_weights(self):
+        # The proposer and the LLM come with their weights (stage-1 checkpoint, pretrained LLM).
+        for module in (self.image_tokenizer, self.region_encoder):
+            module.init_weights()
+
+    def state_dict(self, *args, **kwargs):
+        full = super().state_dict(*args, **kwargs)
+        if not self.save_trainable_only:
+            return full
+        prefix = kwargs.get('prefix', '')
+        trainable = {prefix + name for name, p in self.named_parameters() if p.requires_grad}
+        return OrderedDict((k, v) for k, v in full.items() if k in trainable)
+
+    def full_state_dict(self) -> Dict[str, Tensor]:
+        """Every weight, for a one-file inference checkpoint."""
+        return super().state_dict()
+
+    # ------------------------------------------------------------------------------------ encoding
+    def _encode(self, inputs: Tensor, data_samples: list, training: bool):
+        """Run the encoder once; regions, image tokens and region tokens for every sample.
+
+        Returns:
+            image tokens (B, T, D); region tokens and regions (InstanceData, encoder-input pixels) per
+            sample; box→region id maps per sample (user boxes always, answer boxes in training).
+        """
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_proposer):
+            feats = self.proposer.backbone(inputs)
+        with torch.no_grad():
+            propose = getattr(self.proposer, 'propose', None)
+            proposals = propose(feats, data_samples) if propose else detr_proposals(self.proposer, feats, data_samples)
+
+        regions_list, maps = [], []
+        for sample, props in zip(data_samples, proposals):
+            bboxes = sample.get('bboxes', inputs.new_zeros((0, 4)))
+            bboxes = to_input_frame(bboxes.to(props.bboxes), sample)
+            users = {k for k in user_box_indices(sample.conversation) if k < len(bboxes)}
+            if not training:
+                # Only what the user gives may enter at inference; answer boxes would leak the target.
+                bboxes = bboxes[sorted(users)] if users else bboxes[:0]
+                index_of = sorted(users)
+                users = set(range(len(index_of)))
+            regions, box_to_region = select_regions(self.post_processor, props, bboxes, users, self.answer_score,
+                                                    shuffle=training and self.shuffle_regions)
+            if not training:
+                box_to_region = {index_of[i]: r for i, r in enumerate(box_to_region)}
+            regions_list.append(regions)
+            maps.append(box_to_region)
+
+        image_tokens = self.image_tokenizer(feats[self.image_layer])
+        region_tokens = self.region_encoder([feats[i] for i in self.region_layers], [r.bboxes for r in regions_list],
+                                            inputs.shape[-2:])
+        return image_tokens, region_tokens, regions_list, maps
+
+    def _embed(self, batch: dict, image_tokens: Tensor, region_tokens: List[Tensor]) -> Tensor:
+        """LLM input embeddings with the image/region slots replaced by visual tokens.
+
+        Args:
+            batch: padded prompts (``GromaPromptBuilder.pad``): ``input_ids``, ``image_mask``,
+                ``region_mask`` (B, L) and ``region_slot_ids`` (B lists).
+            image_tokens: (B, T, D).
+            region_tokens: B tensors (R_b, D).
+
+        Returns:
+            (B, L, D) embeddings.
+        """
+        embeds = self.llm.get_input_embeddings()(batch['input_ids'])
+        image_mask, region_mask = batch['image_mask'], batch['region_mask']
+        per_sample = image_mask.sum(1)
+        if (per_sample != image_tokens.shape[1]).any():
+            raise ValueError(f'prompts have {per_sample.tolist()} image slots but the image tokenizer gives '
+                             f'{image_tokens.shape[1]} tokens: set prompt.num_image_tokens to match')
+        embeds = embeds.masked_scatter(image_mask[..., None], image_tokens.to(embeds.dtype))
+        slots = [tokens[ids.to(tokens.device)] for tokens, ids in zip(region_tokens, batch['region_slot_ids'])]
+        if slots and sum(len(s) for s in slots):
+            embeds = embeds.masked_scatter(region_mask[..., None], torch.cat(slots).to(embeds.dtype))
+        return embeds
+
+    def _skip(self, sample, err: Exception) -> None:
+        self.num_skipped += 1
+        MMLogger.get_current_instance().warning(
+            f'skipped {_sample_name(sample)}: {err} ({self.num_skipped} samples skipped so far)')
+
+    # ------------------------------------------------------------------------------------ modes
+    def forward(self, inputs: Tensor, data_samples: Optional[list] = None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._encode(inputs, data_samples, training=False)
+        raise RuntimeError(f'invalid mode "{mode}"; only "loss", "predict" and "tensor" are supported')
+
+    def loss(self, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
+        """Masked next-token loss over the assistant replies of the batch."""
+        image_tokens, region_tokens, regions, maps = self._encode(inputs, data_samples, training=True)
+        prompts, keep = [], []
+        for i, sample in enumerate(data_samples):
+            try:
+                prompts.append(self.prompt_builder(sample.conversation, len(regions[i]), maps[i],
+                                                   grounding=sample.get('grounding', False),
+                                                   sample=_sample_name(sample)))
+                keep.append(i)
+            except PromptError as err:
+                self._skip(sample, err)
+        if not prompts:
+            # Every sample was bad: a zero loss that still touches the trainable weights (DDP needs it).
+            return dict(loss=sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0)
+        batch = self.prompt_builder.pad(prompts, padding_side='right')
+        batch = {k: v.to(inputs.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        embeds = self._embed(batch, image_tokens[keep], [region_tokens[i] for i in keep])
+        out = self.llm(inputs_embeds=embeds, attention_mask=batch['attention_mask'], labels=batch['labels'],
+                       use_cache=False)
+        return dict(loss=out.loss)
+
+    @torch.no_grad()
+    def predict(self, inputs: Tensor, data_samples: list) -> list:
+        """Answer each sample's last user message; one padded ``generate`` call for the batch.
+
+        Adds to each sample: ``pred_text`` (clean answer), ``pred_answer`` (``GroundedAnswer``: spans
+        with phrases, region ids and boxes in original pixels; flags for anything malformed),
+        ``raw_answer`` (with Groma's tags), ``pred_bboxes`` (K, 4) the referred boxes in answer order,
+        ``pred_region_ids`` and ``regions`` (all regions, original pixels, with scores). A sample whose
+        prompt cannot be built (e.g. it refers to a box it does not give) gets an empty answer and
+        ``error``; the rest of the batch is answered.
+        """
+        image_tokens, region_tokens, regions, maps = self._encode(inputs, data_samples, training=False)
+        prompts, keep = [], []
+        for i, sample in enumerate(data_samples):
+            try:
+                prompts.append(self.prompt_builder(_generation_prompt(sample.conversation), len(regions[i]), maps[i],
+                                                   grounding=sample.get('grounding', False),
+                                                   sample=_sample_name(sample)))
+                keep.append(i)
+            except (PromptError, ValueError) as err:  # one bad request must not sink the batch
+                sample.error = str(err)
+        generated = {}
+        if prompts:
+            batch = self.prompt_builder.pad(prompts, padding_side='left')
+            batch = {k: v.to(inputs.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+            embeds = self._embed(batch, image_tokens[keep], [region_tokens[i] for i in keep])
+            generation = dict(self.generation_cfg)
+            for sample in data_samples:  # per-call overrides (e.g. from an inferencer) travel in the metainfo
+                generation.update(sample.get('generation_cfg', None) or {})
+            out = self.llm.generate(
+                inputs_embeds=embeds,
+                attention_mask=batch['attention_mask'],
+                eos_token_id=self.prompt_builder.stop_token_ids,
+                pad_token_id=self.prompt_builder.pad_token_id,
+                **generation)
+            generated = dict(zip(keep, out.tolist()))
+        for i, (sample, region) in enumerate(zip(data_samples, regions)):
+            boxes = region.bboxes / region.bboxes.new_tensor(sample.scale_factor).repeat(2)
+            raw = self.prompt_builder.decode_reply(generated[i]) if i in generated else ''
+            answer = parse_grounded_answer(raw, boxes, num_regions=len(boxes))
+            ids_ = answer.referred_region_ids
+            sample.raw_answer = raw
+            sample.pred_answer = answer
+            sample.pred_text = answer.text
+            sample.pred_region_ids = ids_
+            sample.pred_bboxes = boxes[ids_] if ids_ else boxes.new_zeros((0, 4))
+            sample.regions = InstanceData(bboxes=boxes, scores=region.scores)
+        return data_samples

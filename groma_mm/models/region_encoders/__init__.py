@@ -1,0 +1,3 @@
+from .multiscale_roi_encoder import MultiScaleRoIRegionEncoder
+
+__all__ = ['MultiScaleRoIRegionEncoder']
