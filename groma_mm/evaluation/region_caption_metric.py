@@ -58,13 +58,15 @@ class RegionCaptionMetric(PerSampleMetric):
 
         keys = [row_key(row) for row in rows]
         ids = range(len(rows))  # the scorers want plain, orderable ids
-        tokenizer = PTBTokenizer()
-        refs = tokenizer.tokenize({i: [{'caption': c} for c in row['gt_captions']] for i, row in zip(ids, rows)})
-        preds = tokenizer.tokenize({i: [{'caption': row['pred_text']}] for i, row in zip(ids, rows)})
+        # One tokenizer run (one JVM start) for references and predictions: the prediction goes last.
+        tokenized = PTBTokenizer().tokenize(
+            {i: [{'caption': c} for c in (*row['gt_captions'], row['pred_text'])] for i, row in zip(ids, rows)})
         for i, row in zip(ids, rows):
             # The tokenizer pairs output lines with inputs by position; a lost line would shift every caption.
-            if len(refs.get(i, ())) != len(row['gt_captions']) or len(preds.get(i, ())) != 1:
+            if len(tokenized.get(i, ())) != len(row['gt_captions']) + 1:
                 raise RuntimeError(f'PTB tokenization lost lines at sample_idx={row["sample_idx"]}')
+        refs = {i: tokenized[i][:-1] for i in ids}
+        preds = {i: tokenized[i][-1:] for i in ids}
 
         bleu, bleu_per = Bleu(4).compute_score(refs, preds, verbose=0)
         meteor_scorer = Meteor()

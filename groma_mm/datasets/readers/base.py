@@ -223,7 +223,11 @@ class GromaBaseDataset(BaseDataset):
             self.data_list = self._get_unserialized_subset(self._indices)
         self._lengths = np.asarray([sample_length(s) for s in self.data_list], dtype=np.int64)
         if self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
+            if self.data_list:
+                self.data_bytes, self.data_address = self._serialize_data()
+            else:  # mmengine cannot serialize an empty list; every entry may be bad
+                self.data_bytes, self.data_address = np.zeros(0, np.uint8), np.zeros(0, np.int64)
+                self.data_list = []
         self._fully_initialized = True
 
     @property

@@ -150,7 +150,7 @@ class _ReferringDataset(GromaBaseDataset):
         anns_by_image: Dict[object, List[dict]] = {}
         for ann in coco.get('annotations') or []:
             anns_by_image.setdefault(ann.get('image_id'), []).append(ann)
-        split = self.split or split_from_file_name(self.ann_file)
+        split = split_from_file_name(self.ann_file)
         for i, img in enumerate(coco.get('images') or []):
             where = dict(index=i, image_id=img.get('id'))
             caption = img.get('caption')
@@ -180,7 +180,7 @@ class _ReferringDataset(GromaBaseDataset):
             yield dict(where=where, file_name=img['file_name'], height=height, width=width, img_id=img_id,
                        boxes=boxes, ann_ids=[a.get('original_id', a.get('id')) for a in anns],
                        sentences=[(img.get('sentence_id'), caption)], ref_id=img.get('ref_id'),
-                       category_id=anns[0].get('category_id'), split=split)
+                       category_id=anns[0].get('category_id'), split=self.split or img.get('split', split))
 
 
 @DATASETS.register_module()
