@@ -145,7 +145,3 @@ def sample_instruction(task: str,
     except (KeyError, IndexError) as e:
         raise KeyError(f'template {template!r} of task {task!r} needs field {e}; got {sorted(fields)}') from None
 
-
-def default_seed(seed: Optional[int]) -> int:
-    """``None`` → 0: templates must not change between runs unless asked to."""
-    return 0 if seed is None else int(seed)

@@ -27,7 +27,7 @@ import os
 import os.path as osp
 from typing import Any, Dict, List, Sequence, Union
 
-from mmengine.dist import is_main_process
+from mmengine.dist import barrier, is_main_process
 from mmengine.evaluator import BaseMetric
 
 from groma_mm.registry import METRICS
@@ -92,6 +92,7 @@ class DumpGroundedPredictions(BaseMetric):
         self.results.clear()
         if is_main_process():
             self._write(rows, metrics)
+        barrier()  # no rank returns before the file exists, nor starts the next gather while rank 0 reads
         return metrics
 
     def _write(self, rows: List[dict], metrics: Dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ Values are percent; a range with no ground truth reports -1.0 (pycocotools' conv
 Reads from each sample (see ``sample_fields``): ``sample_idx``, ``pred_bboxes`` (K, 4), ``gt_bboxes``
 (M, 4), optional ``gt_areas`` (M,), ``img_id``, ``category_id``.
 """
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 

@@ -8,7 +8,7 @@ import sys
 import mmdet
 
 from groma_mm.testing.coco_world import make_coco_dataset
-from tests.conftest import REPO_ROOT
+from groma_mm.testing.paths import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'projects/groma_proposer_resnet/configs/groma-proposer_r18_1xb2-1e_tiny-coco.py')
 MMDET_TRAIN = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'train.py')

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from groma_mm.testing.coco_world import make_coco_dataset
-from tests.conftest import REPO_ROOT, TINY_PROPOSER_CONFIG
+from groma_mm.testing.paths import REPO_ROOT, TINY_PROPOSER_CONFIG
 
 
 def _scalars(work_dir):

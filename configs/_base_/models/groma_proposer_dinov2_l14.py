@@ -1,5 +1,6 @@
 # Groma's region proposer (paper §3.1, §5.1): frozen DINOv2-L/14 at 448 px → last 4 layers →
 # ViTDet simple pyramid (4 levels) → class-agnostic DINO-style Deformable DETR, 6+6 layers, 300 queries.
+# Regions are then GromaProposer's default RegionPostProcessor: NMS 0.6, score ≥ 0.15, top 100.
 num_levels = 4
 model = dict(
     type='GromaProposer',
@@ -56,7 +57,6 @@ model = dict(
         label_noise_scale=0.5,
         box_noise_scale=1.0,
         group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=100)),
-    post_processor=dict(type='RegionPostProcessor', iou_thr=0.6, score_thr=0.15, max_regions=100),
     train_cfg=dict(
         assigner=dict(
             type='mmdet.HungarianAssigner',

@@ -88,11 +88,23 @@ def as_bboxes(boxes: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 def image_size(entry: dict) -> Tuple[Optional[int], Optional[int]]:
-    """``(height, width)`` of an annotation's image entry, ``None`` where absent or invalid."""
-    h, w = entry.get('height'), entry.get('width')
+    """``(height, width)`` of an annotation's image entry, ``None`` where absent or invalid.
+
+    Numeric strings count: MDETR's Flickr files store the xml's ``'375'``.
+    """
+    h, w = _as_number(entry.get('height')), _as_number(entry.get('width'))
     if _is_size(h) and _is_size(w):
         return int(h), int(w)
     return None, None
+
+
+def _as_number(value):
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return value
 
 
 def sample_length(sample: dict) -> int:
@@ -230,12 +242,21 @@ class GromaBaseDataset(BaseDataset):
                 self.data_list = []
         self._fully_initialized = True
 
+    def get_subset_(self, indices) -> None:
+        super().get_subset_(indices)
+        self._lengths = None
+
+    def _copy_without_annotation(self, memo=None):
+        other = super()._copy_without_annotation({} if memo is None else memo)
+        other._lengths = None  # get_subset: the subset's lengths are computed on demand
+        return other
+
     @property
     def lengths(self) -> np.ndarray:
         """(N,) approximate lengths (:func:`sample_length`) of the samples, for length-grouped sampling."""
         if not self._fully_initialized:
             self.full_init()
-        if self._lengths is None or len(self._lengths) != len(self):  # e.g. after get_subset_
+        if self._lengths is None or len(self._lengths) != len(self):
             self._lengths = np.asarray([sample_length(self.get_data_info(i)) for i in range(len(self))],
                                        dtype=np.int64)
         return self._lengths

@@ -44,6 +44,7 @@ class Shape:
         full_area: pixels of the whole shape.
         area: pixels left visible.
         occluders: ``[[j, n], ...]``: shape ``j`` (drawn later) hides ``n`` of this shape's pixels.
+        ann_id: its annotation id once written (None before).
     """
     shape: str
     colour: str
@@ -53,6 +54,7 @@ class Shape:
     full_area: int
     area: int = 0
     occluders: List[List[int]] = field(default_factory=list)
+    ann_id: Optional[int] = None
 
     @property
     def visible(self) -> float:

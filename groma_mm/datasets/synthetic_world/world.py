@@ -41,7 +41,8 @@ from .expressions import referring_expressions
 from .scene import SPLIT_CODES, sample_scene
 
 SPLITS = ('train', 'val')
-JPEG_QUALITY = 95
+# Full-resolution chroma (4:4:4): with the default 4:2:0 the 1-px tips of small stars lose their colour.
+JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 95, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
 
 
 def _dump_json(obj, path: str) -> str:
@@ -110,10 +111,12 @@ def generate_world(out_dir: str, num_train: int = 64, num_val: int = 16, seed: i
         for index in range(counts[split]):
             scene, img = sample_scene(seed, split, index, image_id, img_size, min_objects, max_objects)
             cv2.imwrite(osp.join(paths['images'], scene.file_name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+                        JPEG_PARAMS)
             text_rng = np.random.default_rng([seed, SPLIT_CODES[split], index, 1])
             ann_ids = list(range(ann_id, ann_id + len(scene.objects)))
             ann_id += len(scene.objects)
+            for obj, k in zip(scene.objects, ann_ids):
+                obj.ann_id = k
 
             images.append(writers.coco_image(scene))
             anns += writers.coco_annotations(scene, ann_ids)
@@ -144,10 +147,7 @@ def generate_world(out_dir: str, num_train: int = 64, num_val: int = 16, seed: i
             llava.append(writers.llava_entry(scene, llava_conversation(scene, text_rng)))
             groma.append(writers.groma_instruct_entry(scene, groma_conversation(scene, text_rng)))
 
-            record = scene.to_dict()
-            for obj, k in zip(record['objects'], ann_ids):
-                obj['ann_id'] = k
-            scenes_out.append(record)
+            scenes_out.append(scene.to_dict())
             ids.append(scene.image_id)
             st['images'] += 1
             st['objects'] += len(scene.objects)

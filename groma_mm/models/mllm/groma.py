@@ -1,4 +1,5 @@
 """Groma: an MLLM that refers and grounds through region tokens (paper §3)."""
+import copy
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -85,10 +86,12 @@ class Groma(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg=None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.proposer = MODELS.build(proposer)
+        # mmdet's DETRs write into their config while building; keep the caller's intact.
+        self.proposer = MODELS.build(copy.deepcopy(proposer))
         if proposer_checkpoint is not None:
             load_checkpoint(self.proposer, proposer_checkpoint, map_location='cpu', strict=True,
                             revise_keys=[(r'^module\.', '')])
+        self.proposer_checkpoint = proposer_checkpoint
         self.post_processor = TASK_UTILS.build(post_processor)
         if self.post_processor.max_regions > num_proxy_tokens:
             raise ValueError(f'post_processor.max_regions={self.post_processor.max_regions} exceeds '
@@ -124,8 +127,12 @@ class Groma(BaseModel):
         return self
 
     def init_weights(self):
-        # The proposer and the LLM come with their weights (stage-1 checkpoint, pretrained LLM).
-        for module in (self.image_tokenizer, self.region_encoder):
+        # A stage-1 checkpoint (loaded in __init__) and a pretrained LLM must survive; a proposer without
+        # one is random and needs its init (mmdet leaves some of its tensors uninitialized until then).
+        modules = [self.image_tokenizer, self.region_encoder]
+        if self.proposer_checkpoint is None:
+            modules.append(self.proposer)
+        for module in modules:
             module.init_weights()
 
     def state_dict(self, *args, **kwargs):

@@ -9,7 +9,7 @@ from mmengine.structures import InstanceData
 
 from groma_mm.models.proposers import to_input_frame
 from groma_mm.registry import MODELS
-from tests.conftest import REPO_ROOT
+from groma_mm.testing.paths import REPO_ROOT
 
 COLORS = {'red': (220, 30, 30), 'green': (30, 200, 30), 'blue': (30, 30, 220), 'yellow': (230, 220, 30)}
 SLOTS = [(8, 8), (60, 16), (20, 64)]

@@ -8,7 +8,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 
 from groma_mm.registry import MODELS
-from tests.conftest import REPO_ROOT
+from groma_mm.testing.paths import REPO_ROOT
 
 TINY = f'{REPO_ROOT}/configs/_base_/models/groma_tiny.py'
 FAMILIES = {
@@ -80,3 +80,13 @@ def test_real_pretrained_smollm2_as_the_llm_of_a_tiny_groma():
     model.eval()
     out = model(**model.data_preprocessor(_batch(model), False), mode='predict')
     assert all(isinstance(o.pred_text, str) for o in out)
+
+
+def test_proposer_swapped_for_mmdet_dino_by_config():
+    cfg = Config.fromfile(f'{REPO_ROOT}/configs/_base_/models/groma_tiny_mmdet-dino.py')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert type(model.proposer).__name__ == 'DINO'
+    model.eval()
+    out = model(**model.data_preprocessor(_batch(model), False), mode='predict')
+    assert all(len(o.regions.bboxes) <= 100 and 'error' not in o for o in out)

@@ -5,7 +5,7 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 from groma_mm.registry import MODELS
-from tests.conftest import TINY_PROPOSER_CONFIG
+from groma_mm.testing.paths import TINY_PROPOSER_CONFIG
 
 IMG = 112
 
