@@ -1,6 +1,7 @@
 # A tiny Groma that runs on CPU: 4-layer ViT at 112 px (8×8 patches → 16 image tokens after the 2×2
 # merge), the tiny proposer, a 2-layer LLaMA of width 64 and an offline word-level tokenizer.
 _base_ = ['./groma_proposer_tiny_vit.py']
+image_size = (112, 112)
 
 tiny_proposer = {{_base_.model}}
 model = dict(

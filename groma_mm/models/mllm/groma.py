@@ -245,6 +245,14 @@ class Groma(BaseModel):
         return dict(loss=out.loss)
 
     @torch.no_grad()
+    def predict_regions(self, inputs: Tensor, data_samples: list) -> List[InstanceData]:
+        """The regions each image gets at inference (user boxes first), ``bboxes`` in original pixels."""
+        regions = self._encode(inputs, data_samples, training=False)[2]
+        for region, sample in zip(regions, data_samples):
+            region.bboxes = region.bboxes / region.bboxes.new_tensor(sample.scale_factor).repeat(2)
+        return regions
+
+    @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: list) -> list:
         """Answer each sample's last user message; one padded ``generate`` call for the batch.
 

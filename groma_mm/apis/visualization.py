@@ -1,0 +1,50 @@
+"""Drawing grounded answers and region proposals on the image (mmengine's Visualizer)."""
+from typing import Dict, Optional
+
+import mmcv
+import numpy as np
+from mmengine.visualization import Visualizer
+
+from groma_mm.apis.inferencer import GroundedResult
+
+# Distinct, readable colours (RGB) for phrases; proposals are drawn in one muted colour.
+_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+_PROPOSAL_COLOUR = (160, 160, 160)
+
+
+def draw_grounded_result(image_bgr: np.ndarray,
+                         result: Optional[GroundedResult] = None,
+                         proposals: Optional[Dict[str, np.ndarray]] = None,
+                         out_file: Optional[str] = None) -> np.ndarray:
+    """Draw each grounded phrase's boxes with its label, or the proposer's regions with their scores.
+
+    Args:
+        image_bgr: (H, W, 3) uint8 BGR image (original pixels).
+        result: an answer; its spans' boxes are drawn and labelled by phrase (or ``<rK>``).
+        proposals: ``dict(bboxes (R, 4), scores (R,))`` to draw instead (proposals-only mode).
+        out_file: where to save the drawing (any format mmcv writes).
+
+    Returns:
+        The drawing, (H, W, 3) uint8 RGB.
+    """
+    vis = Visualizer(image=mmcv.bgr2rgb(image_bgr))
+    height, width = image_bgr.shape[:2]
+    font = max(8, int(min(height, width) / 40))
+    if proposals is not None:
+        for box, score in zip(np.asarray(proposals['bboxes']), np.asarray(proposals['scores'])):
+            vis.draw_bboxes(box[None], edge_colors=[_PROPOSAL_COLOUR], line_widths=1)
+            vis.draw_texts(f'{score:.2f}', box[:2], font_sizes=font, colors=[_PROPOSAL_COLOUR])
+    if result is not None:
+        for i, span in enumerate(result.spans):
+            colour = _PALETTE[i % len(_PALETTE)]
+            for box, region_id in zip(span['boxes'], span['region_ids']):
+                box = np.asarray(box, dtype=np.float32)
+                vis.draw_bboxes(box[None], edge_colors=[colour], line_widths=2)
+                label = span['phrase'] or f'<r{region_id}>'
+                vis.draw_texts(label, box[:2], font_sizes=font, colors=[(255, 255, 255)],
+                               bboxes=[dict(facecolor=np.array(colour) / 255, alpha=0.8, pad=1, edgecolor='none')])
+    drawing = vis.get_image()
+    if out_file is not None:
+        mmcv.imwrite(mmcv.rgb2bgr(drawing), out_file)
+    return drawing
