@@ -25,7 +25,7 @@ import copy
 import json
 import os
 import os.path as osp
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 from mmengine.dist import barrier, is_main_process
 from mmengine.evaluator import BaseMetric
@@ -51,7 +51,7 @@ class DumpGroundedPredictions(BaseMetric):
     default_prefix = ''
 
     def __init__(self, out_file: str, wrapped_metrics: Sequence[Union[dict, BaseMetric]],
-                 collect_device: str = 'cpu', collect_dir: str = None) -> None:
+                 collect_device: str = 'cpu', collect_dir: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, collect_dir=collect_dir)
         if not out_file.endswith('.json'):
             raise ValueError(f'out_file must end with .json, got {out_file}')

@@ -12,9 +12,10 @@ scores so COCOeval visits them in answer order. How the numbers are averaged:
 - recall at IoU t = (ground-truth boxes hit at t, summed over all queries) / (all ground-truth boxes),
   i.e. per box over the whole benchmark, not per query or per category;
 - ``AR`` = mean of that recall over t ∈ {0.50, 0.55, …, 0.95}; ``AR@0.5`` and ``AR@0.75`` at one t;
-- ``AR_s`` / ``AR_m`` / ``AR_l``: the same with only ground truth whose ``area`` (LVIS annotation
-  field; box area if absent) lies in [0, 32²], [32², 96²], [96², ∞) counted (COCO's inclusive bounds). As
-  in COCOeval, matching is redone per range and a prediction prefers an in-range box it overlaps enough.
+- ``AR_s`` / ``AR_m`` / ``AR_l`` (the paper's AR@s/m/l): the same, counting only ground truth whose
+  ``area`` (the LVIS annotation field; box area if absent) lies in [0, 32²], [32², 96²], [96², ∞) (COCO's
+  inclusive bounds). As in COCOeval, matching is redone per range, and a prediction prefers an in-range
+  box it overlaps enough.
 
 Values are percent; a range with no ground truth reports -1.0 (pycocotools' convention).
 

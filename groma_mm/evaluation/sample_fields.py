@@ -72,7 +72,9 @@ def get_split(sample: Any) -> str:
 
 
 def to_numpy(value: Any, sample_idx: int, name: str, dtype=np.float64) -> np.ndarray:
-    """Tensor / ndarray / list / scalar → ndarray of ``dtype``."""
+    """Tensor / ndarray / list / scalar / mmdet box structure → ndarray of ``dtype``."""
+    if isinstance(getattr(value, 'tensor', None), torch.Tensor):  # mmdet HorizontalBoxes
+        value = value.tensor
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     try:
@@ -149,7 +151,9 @@ def read_texts(sample: Any, name: str, sample_idx: int) -> Sequence[str]:
 
 
 def json_safe(value: Any) -> Any:
-    """Tensors / ndarrays / numpy scalars → plain Python, recursively (for per-sample JSON rows)."""
+    """Tensors / mmdet boxes / ndarrays / numpy scalars → plain Python, recursively (for JSON rows)."""
+    if isinstance(getattr(value, 'tensor', None), torch.Tensor):
+        value = value.tensor
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
