@@ -33,7 +33,7 @@ import pickle
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 FORMATS = ('coco', 'refer', 'vg', 'flickr30k', 'chat')
 FORMAT_ALIASES = dict(llava='chat', sharegpt4v='chat', groma_instruct='chat', refcoco='refer', mdetr='coco')
@@ -152,7 +152,8 @@ def validate_coco(ann_file: str, img_dir: Optional[str], image_check: str = 'hea
             return _bad_file(ann_file, err)
     if not isinstance(data, dict) or not isinstance(data.get('images'), list) \
             or not isinstance(data.get('annotations'), list):
-        return [issue(ann_file, None, None, 'bad_format', 'a COCO file is a dict with lists "images" and "annotations"')]
+        return [issue(ann_file, None, None, 'bad_format',
+                      'a COCO file is a dict with lists "images" and "annotations"')]
     out: List[dict] = []
     sizes: Dict[object, tuple] = {}
     captions: Dict[object, str] = {}
@@ -251,8 +252,8 @@ def validate_refer(refs_file: str, img_dir: Optional[str], instances_file: Optio
                              f'ann_id {ref["ann_id"]} belongs to image {ann.get("image_id")}, the ref says '
                              f'{ref["image_id"]}'))
         elif 'category_id' in ref and ann.get('category_id') != ref['category_id']:
-            out.append(issue(refs_file, i, ref_id, 'bad_entry',
-                             f'category_id {ref["category_id"]} differs from the annotation\'s {ann.get("category_id")}'))
+            out.append(issue(refs_file, i, ref_id, 'bad_entry', f'category_id {ref["category_id"]} differs from '
+                             f'the annotation\'s {ann.get("category_id")}'))
         if ref['image_id'] not in image_ids:
             out.append(issue(refs_file, i, ref_id, 'dangling_reference',
                              f'image_id {ref["image_id"]} is not in {osp.basename(instances_file)}'))

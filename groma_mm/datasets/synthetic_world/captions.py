@@ -159,7 +159,8 @@ def _exists_qa(scene: Scene, rng: np.random.Generator) -> Tuple[str, str]:
         return question, f'No, there is no {colour} {shape}.'
     if len(found) == 1:
         obj = scene.objects[found[0]]
-        return question, f'Yes, there is {a_(f"{obj.size} {colour} {shape}")} {zone_words(obj, scene.width, scene.height)}.'
+        where = zone_words(obj, scene.width, scene.height)
+        return question, f'Yes, there is {a_(f"{obj.size} {colour} {shape}")} {where}.'
     return question, f'Yes, there are {count_words(len(found), f"{colour} {shape}")}.'
 
 
