@@ -14,6 +14,7 @@ def parse_args():
     parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
     parser.add_argument('--out', type=str, help='dump raw predictions to a pickle file (.pkl)')
     parser.add_argument('--show-dir', help='save drawn predictions into this directory (inside the work dir)')
+    parser.add_argument('--dump-json', help="write each sample's prediction and the metrics to this JSON file")
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -46,6 +47,10 @@ def main():
     if args.show_dir:
         hook = cfg.default_hooks.visualization
         hook.draw, hook.test_out_dir = True, args.show_dir
+
+    if args.dump_json:
+        from groma_mm.evaluation import with_prediction_dump
+        cfg.test_evaluator = with_prediction_dump(cfg.test_evaluator, args.dump_json)
 
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
