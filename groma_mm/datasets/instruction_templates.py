@@ -18,7 +18,7 @@ Grounded chat (Groma Instruct) uses the dataset's own free-form user messages, i
 ``[grounding] {Free-form user instructions}``; it has no pool.
 """
 import random
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Sequence, Tuple, Union
 
 # Table 9 verbatim (the paper lists three per task, one for grounded chat).
 TABLE9: Dict[str, Tuple[str, ...]] = {

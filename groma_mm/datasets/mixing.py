@@ -16,6 +16,13 @@ mmdet's ``MultiSourceSampler`` mixes by ratio but is infinite (iteration-based) 
 length, hence this sampler. It is distributed-aware: every rank computes the same epoch order from the seed
 and takes its own part, so its ``batch_size`` must equal the data loader's.
 
+A stage config mixes its datasets like this (``batch_size`` given twice, to the loader and the sampler)::
+
+    train_dataloader = dict(
+        batch_size=16,
+        sampler=dict(type='LengthGroupedMixSampler', batch_size=16, ratios=[1.0, 1.0, 0.5]),
+        dataset=dict(type='ConcatDataset', datasets=[refcoco, flickr30k, coco_grounding]))
+
 Lengths come from the dataset's ``lengths`` (Groma readers: characters of the conversation + number of
 boxes, see :func:`groma_mm.datasets.readers.sample_length`), recursively through mmengine / torch
 ``ConcatDataset`` and ``RepeatDataset``; other datasets are asked sample by sample once.

@@ -8,12 +8,15 @@ Two public formats are read directly:
    ``[/EN#18/people A man] with [/EN#19/clothing pierced ears] is wearing …`` (entity id, then one or more
    types; ``EN#0`` / ``notvisual`` phrases have no box), and ``Annotations/{id}.xml`` (PASCAL VOC style)
    has ``<filename>``, ``<size><width><height>`` and per box an ``<object>`` with one or more ``<name>``
-   (entity ids) and ``<bndbox><xmin><ymin><xmax><ymax>`` pixels, or ``<nobndbox>``/``<scene>`` instead.
-   An entity may have several boxes ("two men"), and one box may serve several entities.
+   (entity ids) and ``<bndbox><xmin><ymin><xmax><ymax>`` (1-based inclusive pixel indices, converted
+   by :func:`voc_box_to_xyxy`), or ``<nobndbox>``/``<scene>`` instead. An entity may have several boxes
+   ("two men"), and one box may serve several entities.
 2. **MDETR** (``final_flickr_separateGT_train.json``, Groma's ``flickr_entities_train.json``): COCO json
    whose ``images`` entries are one (image, caption) each (``caption``, ``file_name``, ``height``,
    ``width``, ``original_img_id``, ``sentence_id``) and whose ``annotations`` carry ``bbox``
-   (``[x, y, w, h]``) and ``tokens_positive`` (character spans of the caption naming the box).
+   (``[x, y, w, h]``) and ``tokens_positive`` (character spans of the caption naming the box). MDETR wrote
+   ``[xmin, ymin, xmax - xmin, ymax - ymin]`` from the xml as is; these boxes are read as COCO boxes, so
+   they sit 1 px right/down of the raw format's on their left/top edges.
 
 The caption text is the annotation's own (Flickr's tokenized words joined by single spaces, e.g. "… hat .").
 """
@@ -76,6 +79,15 @@ def parse_entities_sentence(line: str) -> Tuple[str, List[dict]]:
     return sentence, out
 
 
+def voc_box_to_xyxy(box: Sequence[float]) -> List[float]:
+    """PASCAL VOC / Flickr30k Entities ``[xmin, ymin, xmax, ymax]`` (1-based, inclusive pixel indices) →
+    ``[x1, y1, x2, y2]`` in continuous pixel coordinates (COCO's): the box covering 0-based pixels
+    ``x … x+w-1`` is ``xmin = x+1, xmax = x+w`` in the file and ``[x, …, x+w, …]`` here. (The official
+    ``flickr30k_entities_utils`` subtracts 1 from all four, giving inclusive 0-based indices.)"""
+    xmin, ymin, xmax, ymax = box
+    return [xmin - 1, ymin - 1, xmax, ymax]
+
+
 def ground_caption(caption: str, spans: Sequence[Tuple[Span, List[int]]]) -> Tuple[str, List[dict]]:
     """Wrap character spans of ``caption`` as ``<p>…</p> <roi><boxK>…</roi>``.
 
@@ -126,8 +138,8 @@ class Flickr30kEntitiesDataset(GromaBaseDataset):
 
     Args:
         ann_file (str): a split list (``train.txt``) or an MDETR-style json (chosen by the ``.json`` suffix).
-        sentences_dir (str): raw format: folder of ``{id}.txt``, under ``data_root``. Defaults to
-            'Sentences'.
+        sentences_dir (str): raw format: folder of ``{id}.txt``, under ``data_root`` (without one: beside
+            ``ann_file``). Defaults to 'Sentences'.
         annotations_dir (str): raw format: folder of ``{id}.xml``. Defaults to 'Annotations'.
         **kwargs: see :class:`GromaBaseDataset`.
     """
@@ -165,8 +177,8 @@ class Flickr30kEntitiesDataset(GromaBaseDataset):
             image_id = line.strip()
             if not image_id:
                 continue
-            xml_path = osp.join(self.join_root(self.annotations_dir), f'{image_id}.xml')
-            txt_path = osp.join(self.join_root(self.sentences_dir), f'{image_id}.txt')
+            xml_path = osp.join(self._folder(self.annotations_dir), f'{image_id}.xml')
+            txt_path = osp.join(self._folder(self.sentences_dir), f'{image_id}.txt')
             try:
                 image = self._read_xml(xml_path)
                 sentences = get_text(txt_path, backend_args=self.backend_args).splitlines()
@@ -195,6 +207,12 @@ class Flickr30kEntitiesDataset(GromaBaseDataset):
                                   img_id=_int_or_str(image_id), height=image['height'], width=image['width'],
                                   sentence_id=j)
 
+    def _folder(self, name: str) -> str:
+        """``Sentences`` / ``Annotations`` under ``data_root``, else beside the split list."""
+        if osp.isabs(name):
+            return name
+        return osp.join(self.data_root or osp.dirname(self.ann_file), name)
+
     def _read_xml(self, path: str) -> dict:
         root = ET.fromstring(get_text(path, backend_args=self.backend_args))
         size = root.find('size')
@@ -212,7 +230,7 @@ class Flickr30kEntitiesDataset(GromaBaseDataset):
             if bndbox is None or len(bndbox) == 0:  # <nobndbox> / <scene>: entity without a box
                 continue
             try:
-                raw = [float(bndbox.findtext(t)) for t in ('xmin', 'ymin', 'xmax', 'ymax')]
+                raw = voc_box_to_xyxy([float(bndbox.findtext(t)) for t in ('xmin', 'ymin', 'xmax', 'ymax')])
             except (TypeError, ValueError):
                 raw = None
             box, reason = xyxy_box(raw, height, width)

@@ -58,6 +58,19 @@ def split_from_file_name(path: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+def dataset_name_from_path(path: str, refer: bool) -> str:
+    """'refcoco+/refs(unc).p' → 'refcoco+' (refer: the folder); 'final_refcocog_val.json' → 'refcocog'
+    (MDETR: the file name without MDETR's prefixes and the split)."""
+    if refer:
+        return osp.basename(osp.dirname(osp.abspath(path)))
+    name = _SPLIT_IN_NAME.sub('', osp.basename(path))
+    name = name[:-len('.json')] if name.endswith('.json') else name
+    for prefix in ('final_', 'finetune_'):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
 class _ReferringDataset(GromaBaseDataset):
     """Reads refer or MDETR files into records: one referred object with its sentences.
 
@@ -68,13 +81,18 @@ class _ReferringDataset(GromaBaseDataset):
             paths are under ``data_root``. Defaults to ``instances.json`` beside ``ann_file``.
         sentence_key (str): refer format: the sentence field used, 'sent' (default) or 'raw'.
         ann_format (str): 'refer', 'mdetr' or 'auto' (a ``.p``/``.pkl`` file is refer, else MDETR).
+        dataset_name (str, optional): prefix of the split recorded in ``gt['split']``
+            (``'refcoco+_testA'``), so that metrics keep RefCOCO val and RefCOCO+ val apart. None: the refer
+            folder name, or the MDETR file name without ``final_``/``finetune_`` and the split; '' for none.
         **kwargs: see :class:`GromaBaseDataset`.
     """
 
     def __init__(self, *args, split: Optional[str] = None, instances_file: Optional[str] = None,
-                 sentence_key: str = 'sent', ann_format: str = 'auto', **kwargs) -> None:
+                 sentence_key: str = 'sent', ann_format: str = 'auto', dataset_name: Optional[str] = None,
+                 **kwargs) -> None:
         if ann_format not in ('auto', 'refer', 'mdetr'):
             raise ValueError(f"ann_format must be 'auto', 'refer' or 'mdetr', got {ann_format!r}")
+        self.dataset_name = dataset_name
         self.split = split
         self.instances_file = instances_file
         self.sentence_key = sentence_key
@@ -88,8 +106,14 @@ class _ReferringDataset(GromaBaseDataset):
 
     def records(self) -> Iterator[dict]:
         """Yield ``dict(where, file_name, height, width, img_id, boxes, ann_ids, sentences=[(sent_id, text)],
-        ref_id, category_id, split)`` per referred object (refer) or per entry (MDETR)."""
-        return self._refer_records() if self._is_refer() else self._mdetr_records()
+        ref_id, category_id, split)`` per referred object (refer) or per entry (MDETR); ``split`` is the
+        labelled one (``dataset_name``)."""
+        refer = self._is_refer()
+        name = dataset_name_from_path(self.ann_file, refer) if self.dataset_name is None else self.dataset_name
+        for rec in (self._refer_records() if refer else self._mdetr_records()):
+            if name and rec['split'] is not None:
+                rec['split'] = f'{name}_{rec["split"]}'
+            yield rec
 
     def _refer_records(self) -> Iterator[dict]:
         refs = load_plain_pickle(get(self.ann_file, backend_args=self.backend_args))
@@ -192,7 +216,8 @@ class RefCOCODataset(_ReferringDataset):
         user:      "Locate <p>{expression}</p> in the image."        (an Appendix A 'rec' template)
         assistant: "<p>{expression}</p> <roi><box0></roi>"
         bboxes:    the referred box, xyxy; task='rec', grounding=False
-        gt:        gt_bboxes (1, 4) xyxy, split, expression, ref_id, ann_ids, sent_id, category_id
+        gt:        gt_bboxes (1, 4) xyxy, split ('refcoco_testA', see ``dataset_name``), expression, ref_id,
+                   ann_ids, sent_id, category_id
 
     Bad entries (skipped, reported): refs of unknown images or annotations, image entries without a file
     name, missing/degenerate/outside boxes, empty sentences, missing image files. A ``split`` the refer

@@ -56,8 +56,10 @@ class VGRegionCaptionDataset(GromaBaseDataset):
             None and file names are ``{image_id}.jpg``.
         path_from_url (bool): take the image's sub-folder from ``url`` (``VG_100K_2/1.jpg``); False gives
             ``{image_id}.jpg`` directly under the image folder (a merged folder). Defaults to True.
-        image_ids_file (str, optional): keep only these images: a json list or a text file with one id per
-            line (a train/test split).
+        image_ids_file (str, optional): keep only these images: a json list, a text file with one id per
+            line, or DenseCap's ``densecap_splits.json`` (``{"train": [...], "val": [...], "test": [...]}``)
+            with ``image_ids_key`` naming the split.
+        image_ids_key (str, optional): the split of a DenseCap splits file.
         regions_per_sample (int): rounds per sample. Defaults to 1.
         dedup_iou (float, optional): see above; only used when ``regions_per_sample > 1``.
         **kwargs: see :class:`GromaBaseDataset`.
@@ -66,13 +68,14 @@ class VGRegionCaptionDataset(GromaBaseDataset):
     TASK = 'region_caption'
 
     def __init__(self, *args, image_data_file: Optional[str] = None, path_from_url: bool = True,
-                 image_ids_file: Optional[str] = None, regions_per_sample: int = 1,
-                 dedup_iou: Optional[float] = None, **kwargs) -> None:
+                 image_ids_file: Optional[str] = None, image_ids_key: Optional[str] = None,
+                 regions_per_sample: int = 1, dedup_iou: Optional[float] = None, **kwargs) -> None:
         if regions_per_sample < 1:
             raise ValueError(f'regions_per_sample must be >= 1, got {regions_per_sample}')
         self.image_data_file = image_data_file
         self.path_from_url = path_from_url
         self.image_ids_file = image_ids_file
+        self.image_ids_key = image_ids_key
         self.regions_per_sample = regions_per_sample
         self.dedup_iou = dedup_iou
         super().__init__(*args, **kwargs)
@@ -93,6 +96,10 @@ class VGRegionCaptionDataset(GromaBaseDataset):
         path = self.join_root(self.image_ids_file)
         if path.endswith('.json'):
             ids = load(path, file_format='json', backend_args=self.backend_args)
+            if isinstance(ids, dict):
+                if self.image_ids_key not in ids:
+                    raise KeyError(f'{path} holds splits {sorted(ids)}: set image_ids_key to one of them')
+                ids = ids[self.image_ids_key]
         else:
             ids = [line.strip() for line in get_text(path, backend_args=self.backend_args).splitlines()]
         return {int(i) for i in ids if str(i).strip()}
