@@ -1,85 +1,164 @@
-"""The main job on the embedded default: generate a small synthetic world and train/evaluate on it.
+"""The main job on the embedded default: the whole three-stage Groma pipeline on the synthetic world.
 
-Runs the real entry points (``tools/train.py``, ``tools/test.py``) on the tiny configs, the way a user
-would, and prints a summary table. Everything is generated locally; nothing is downloaded.
+It runs what a user runs — tools/make_synthetic_world.py, tools/train.py for stage 1 → 2 → 3,
+tools/test.py, tools/infer.py — on the tiny configs, on CPU, and prints a summary table:
 
-    python tools/run_main_job.py [--work-dir work_dirs/main_job] [--data-root data/tiny_coco]
+1. a synthetic grounding world in the public formats (COCO, RefCOCO, VG, Flickr30k Entities, chats);
+2. stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100);
+3. stage 2: alignment (region encoder, projectors, new tokens; frozen LLM);
+4. stage 3: instruction finetuning (+ LLM);
+5. REC Acc@0.5 and region-caption scores on held-out images;
+6. a grounded caption of a held-out image, drawn with its boxes and phrases.
+
+Everything goes under --root (default: the repository): data/synthetic_world/ and work_dirs/main_job/.
+
+    python tools/run_main_job.py [--root DIR] [--train-images N] [--val-images N] [--quick]
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-STAGE1_CONFIG = osp.join(REPO, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-20e_synthetic.py')
+CONFIGS = dict(
+    stage1=osp.join(REPO, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-20e_synthetic.py'),
+    stage2=osp.join(REPO, 'configs/groma/groma_tiny_1xb8-stage2-align_synthetic.py'),
+    stage3=osp.join(REPO, 'configs/groma/groma_tiny_1xb8-stage3-instruct_synthetic.py'),
+    caption_eval=osp.join(REPO, 'configs/groma/groma_tiny_synthetic_region-caption-eval.py'),
+)
+WORLD = 'data/synthetic_world'
+WORK = 'work_dirs/main_job'
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs/main_job'))
-    parser.add_argument('--data-root', default=osp.join(REPO, 'data/tiny_coco'))
-    parser.add_argument('--train-images', type=int, default=64)
-    parser.add_argument('--val-images', type=int, default=16)
-    parser.add_argument('--epochs', type=int, default=None, help='override the stage-1 epochs of the config')
-    return parser.parse_args()
+    parser.add_argument('--root', default=REPO, help='folder that receives data/ and work_dirs/')
+    parser.add_argument('--train-images', type=int, default=160)
+    parser.add_argument('--val-images', type=int, default=24)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--stage1-epochs', type=int, default=12)
+    parser.add_argument('--stage2-epochs', type=int, default=None, help="default: the config's")
+    parser.add_argument('--stage3-epochs', type=int, default=None, help="default: the config's")
+    parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
+    args = parser.parse_args()
+    if args.quick:
+        args.train_images, args.val_images = 6, 3
+        args.stage1_epochs = args.stage2_epochs = args.stage3_epochs = 1
+    return args
 
 
-def run(step: str, cmd: list) -> float:
-    print(f'\n==> {step}: {" ".join(cmd)}', flush=True)
-    start = time.time()
-    subprocess.run(cmd, check=True, cwd=REPO)
-    return time.time() - start
+class Steps:
+    """Runs the tools as subprocesses from ``root`` and keeps their timings."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.times = {}
+
+    def run(self, name: str, script: str, *args: str) -> str:
+        print(f'\n==> {name}: python {script} {" ".join(args)}', flush=True)
+        start = time.time()
+        out = subprocess.run([sys.executable, osp.join(REPO, script), *args], cwd=self.root, text=True,
+                             stdout=subprocess.PIPE, stderr=None)
+        sys.stdout.write(out.stdout[-4000:])
+        if out.returncode != 0:
+            raise SystemExit(f'{name} failed (exit {out.returncode}); see the log above')
+        self.times[name] = time.time() - start
+        return out.stdout
 
 
-def latest_metrics(work_dir: str) -> dict:
-    """The last metrics line that mmengine wrote under ``work_dir`` (``<timestamp>/vis_data/scalars.json``)."""
-    runs = sorted(d for d in os.listdir(work_dir) if osp.isdir(osp.join(work_dir, d)) and d[:8].isdigit())
-    for run_dir in reversed(runs):
-        path = osp.join(work_dir, run_dir, f'{run_dir}.json')
-        if osp.exists(path):
-            with open(path) as f:
-                return json.loads(f.readlines()[-1])
-    raise FileNotFoundError(f'no metrics json under {work_dir}')
+def last_checkpoint(work_dir: str) -> str:
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def printed_metrics(stdout: str) -> dict:
+    """The metrics dict tools/test.py prints last."""
+    line = [ln for ln in stdout.splitlines() if ln.startswith('{')][-1]
+    return json.loads(line.replace("'", '"'))
+
+
+def world_vocabulary(world: str) -> list:
+    """Every word in the world's annotation text (json, txt, pickle), for the toy word-level tokenizer."""
+    words = set()
+    for path in glob.glob(osp.join(world, '**', '*'), recursive=True):
+        if osp.isfile(path) and path.endswith(('.json', '.txt', '.p')):
+            with open(path, 'rb') as f:
+                words.update(re.findall(r'[A-Za-z]+', f.read().decode('latin-1')))
+    return sorted(w.lower() for w in words)
 
 
 def main():
     args = parse_args()
-    from groma_mm.testing.coco_world import make_coco_dataset
-
+    os.makedirs(args.root, exist_ok=True)
+    steps = Steps(args.root)
     t0 = time.time()
-    for split, n, seed in (('train', args.train_images, 0), ('val', args.val_images, 1)):
-        make_coco_dataset(osp.join(args.data_root, split), num_images=n, img_size=(112, 112), seed=seed)
-    print(f'generated {args.train_images} train / {args.val_images} val images under {args.data_root}')
+    world, work = osp.join(args.root, WORLD), osp.join(args.root, WORK)
 
-    stage1_dir = osp.join(args.work_dir, 'stage1_proposer')
-    opts = [f'train_dataloader.dataset.data_root={args.data_root}/', f'val_dataloader.dataset.data_root={args.data_root}/',
-            f'test_dataloader.dataset.data_root={args.data_root}/']
-    if args.epochs:
-        opts += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}']
-    times = {}
-    times['stage 1 train'] = run('stage 1: train the region proposer',
-                                 [sys.executable, 'tools/train.py', STAGE1_CONFIG, '--work-dir', stage1_dir,
-                                  '--cfg-options', *opts])
-    with open(osp.join(stage1_dir, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
-    test_dir = osp.join(args.work_dir, 'stage1_test')
-    times['stage 1 test'] = run('stage 1: evaluate proposals on held-out images',
-                                [sys.executable, 'tools/test.py', STAGE1_CONFIG, ckpt, '--work-dir', test_dir,
-                                 '--cfg-options', *opts])
-    metrics = latest_metrics(test_dir)
+    steps.run('world', 'tools/make_synthetic_world.py', world, '--train', str(args.train_images), '--val',
+              str(args.val_images), '--seed', str(args.seed), '--img-size', '112')
+    from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
+    build_tiny_tokenizer(extra_words=world_vocabulary(world), save_dir=osp.join(world, 'tokenizer'))
 
-    rows = [('proposer AR@100 (held-out)', metrics.get('coco/AR@100')),
-            ('proposer AP (held-out)', metrics.get('coco/bbox_mAP'))]
-    rows += [(f'time: {k}', f'{v:.0f} s') for k, v in times.items()]
-    rows.append(('time: total', f'{time.time() - t0:.0f} s'))
+    # Stage 1: the proposer on the world's COCO detection files.
+    det = []
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'val'), ('test_dataloader', 'val')):
+        det += [f'{loader}.dataset.data_root={WORLD}/', f'{loader}.dataset.ann_file=annotations/instances_{split}.json',
+                f'{loader}.dataset.data_prefix.img=images/']
+    det += [f'train_cfg.max_epochs={args.stage1_epochs}', f'train_cfg.val_interval={args.stage1_epochs}',
+            f'default_hooks.checkpoint.interval={args.stage1_epochs}']
+    stage1_dir = f'{WORK}/stage1_proposer'
+    steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir, '--cfg-options', *det)
+    stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
+    proposals = printed_metrics(
+        steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test',
+                  '--cfg-options', *det))
+
+    # Stages 2 and 3: the MLLM on the world's REC / region / grounded-caption / chat files.
+    common = [f'model.proposer_checkpoint={stage1_ckpt}']
+    stage2 = common + ([f'train_cfg.max_epochs={args.stage2_epochs}', f'train_cfg.val_interval={args.stage2_epochs}',
+                        f'default_hooks.checkpoint.interval={args.stage2_epochs}'] if args.stage2_epochs else [])
+    steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
+              *stage2)
+    stage2_ckpt = last_checkpoint(osp.join(work, 'stage2'))
+    stage3 = common + [f'load_from={stage2_ckpt}'] + (
+        [f'train_cfg.max_epochs={args.stage3_epochs}', f'train_cfg.val_interval={args.stage3_epochs}',
+         f'default_hooks.checkpoint.interval={args.stage3_epochs}'] if args.stage3_epochs else [])
+    steps.run('stage 3 train', 'tools/train.py', CONFIGS['stage3'], '--work-dir', f'{WORK}/stage3', '--cfg-options',
+              *stage3)
+    stage3_ckpt = last_checkpoint(osp.join(work, 'stage3'))
+
+    rec = printed_metrics(
+        steps.run('REC test', 'tools/test.py', CONFIGS['stage3'], stage3_ckpt, '--work-dir', f'{WORK}/rec_test',
+                  '--dump-json', f'{WORK}/rec_predictions.json', '--cfg-options', *common))
+    captions = printed_metrics(
+        steps.run('region caption test', 'tools/test.py', CONFIGS['caption_eval'], stage3_ckpt, '--work-dir',
+                  f'{WORK}/caption_test', '--dump-json', f'{WORK}/caption_predictions.json', '--cfg-options', *common))
+
+    val_image = sorted(glob.glob(osp.join(world, 'images', '*.jpg')))[-1]
+    steps.run('grounded inference', 'tools/infer.py', CONFIGS['stage3'], stage3_ckpt, '--image', val_image,
+              '--prompt', 'Give me a short description of the image.', '--grounding', '--out-dir',
+              f'{WORK}/inference', '--json')
+
+    def pick(metrics, suffix):
+        return next((v for k, v in metrics.items() if k.endswith(suffix)), float('nan'))
+
+    rows = [('proposer AR@100 (held-out)', proposals.get('coco/AR@100', float('nan'))),
+            ('REC Acc@0.5 (held-out, %)', pick(rec, '/Acc@0.5')),
+            ('region caption METEOR (held-out)', pick(captions, 'METEOR')),
+            ('region caption CIDEr (held-out)', pick(captions, 'CIDEr'))]
+    rows += [(f'time: {k}', f'{v:.0f} s') for k, v in steps.times.items()]
+    rows += [('time: total', f'{time.time() - t0:.0f} s'),
+             ('drawing', osp.join(work, 'inference', osp.splitext(osp.basename(val_image))[0] + '_groma.jpg'))]
     width = max(len(r[0]) for r in rows)
-    print('\n' + '=' * (width + 14))
+    print('\n' + '=' * (width + 40))
     for name, value in rows:
         print(f'{name:<{width}}  {value if isinstance(value, str) else format(value, ".3f")}')
-    print('=' * (width + 14))
+    print('=' * (width + 40))
 
 
 if __name__ == '__main__':

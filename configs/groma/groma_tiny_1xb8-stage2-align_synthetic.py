@@ -1,0 +1,45 @@
+# Stage 2 (alignment pretraining, paper §3.3) at toy scale on the synthetic world: the tiny proposer
+# from stage 1 and the LLM stay frozen; the region encoder, the projectors and Groma's new token rows
+# train. The toy LLM is random, so the learning rate is higher than the paper's 1e-4.
+_base_ = [
+    '../_base_/models/groma_tiny.py',
+    '../_base_/datasets/groma_synthetic_world.py',
+    '../_base_/default_runtime.py',
+]
+data_root = 'data/synthetic_world/'
+model = dict(
+    # Written by tools/run_main_job.py: stage-1 proposer and a tokenizer over the world's words.
+    proposer_checkpoint='work_dirs/main_job/stage1_proposer/proposer.pth',
+    tokenizer=dict(_delete_=True, type='HFTokenizer', pretrained=data_root + 'tokenizer'),
+    llm=dict(freeze_llm=True),
+    generation_cfg=dict(max_new_tokens=24))
+
+batch_size = 8
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=0,
+    sampler=dict(type='LengthGroupedMixSampler', batch_size=batch_size, ratios=[1, 1, 1, 1, 1]),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            {{_base_.caption_train}}, {{_base_.grounded_caption_train}}, {{_base_.region_caption_train}},
+            {{_base_.rec_train}}, {{_base_.multi_grounding_train}}
+        ]))
+
+max_epochs = 2
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.0),
+                     clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs, convert_to_iter_based=True),
+]
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs),
+                     visualization=dict(_delete_=True, type='mmdet.DetVisualizationHook', draw=False))
+log_processor = dict(window_size=10)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# Stages 2 and 3 build the same random toy LLM (stage 2 freezes it; its checkpoint does not hold it).
+randomness = dict(seed=0)
