@@ -47,3 +47,15 @@ def register_all_modules(init_default_scope: bool = True) -> None:
                       '`register_all_modules` opens a new "groma_mm" scope.')
         name = f'groma_mm-{datetime.datetime.now()}'
         DefaultScope.get_instance(name, scope_name='groma_mm')
+
+
+def apply_cli_overrides(cfg, args) -> None:
+    """What tools/train.py and tools/test.py share: launcher, ``--cfg-options``, and ``--work-dir``
+    (default ``./work_dirs/<config name>``)."""
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])

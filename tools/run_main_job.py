@@ -46,9 +46,11 @@ def parse_args():
     parser.add_argument('--stage3-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
     args = parser.parse_args()
+    args.log_interval = None
     if args.quick:
         args.train_images, args.val_images = 6, 3
-        args.stage1_epochs = args.stage2_epochs = args.stage3_epochs = 1
+        args.stage1_epochs, args.stage2_epochs, args.stage3_epochs = 1, 2, 2
+        args.log_interval = 1
     return args
 
 
@@ -62,13 +64,17 @@ class Steps:
     def run(self, name: str, script: str, *args: str) -> str:
         print(f'\n==> {name}: python {script} {" ".join(args)}', flush=True)
         start = time.time()
-        out = subprocess.run([sys.executable, osp.join(REPO, script), *args], cwd=self.root, text=True,
-                             stdout=subprocess.PIPE, stderr=None)
-        sys.stdout.write(out.stdout[-4000:])
-        if out.returncode != 0:
-            raise SystemExit(f'{name} failed (exit {out.returncode}); see the log above')
+        # Stream the tool's log (progress) through while keeping it to read its results.
+        proc = subprocess.Popen([sys.executable, osp.join(REPO, script), *args], cwd=self.root, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+        lines = []
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            lines.append(line)
+        if proc.wait() != 0:
+            raise SystemExit(f'{name} failed (exit {proc.returncode}); see the log above')
         self.times[name] = time.time() - start
-        return out.stdout
+        return ''.join(lines)
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -111,8 +117,10 @@ def main():
                 f'{loader}.dataset.data_prefix.img=images/']
     det += [f'train_cfg.max_epochs={args.stage1_epochs}', f'train_cfg.val_interval={args.stage1_epochs}',
             f'default_hooks.checkpoint.interval={args.stage1_epochs}']
+    logging = [f'default_hooks.logger.interval={args.log_interval}'] if args.log_interval else []
     stage1_dir = f'{WORK}/stage1_proposer'
-    steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir, '--cfg-options', *det)
+    steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir, '--cfg-options', *det,
+              *logging)
     stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
     proposals = printed_metrics(
         steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test',
@@ -123,13 +131,13 @@ def main():
     stage2 = common + ([f'train_cfg.max_epochs={args.stage2_epochs}', f'train_cfg.val_interval={args.stage2_epochs}',
                         f'default_hooks.checkpoint.interval={args.stage2_epochs}'] if args.stage2_epochs else [])
     steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
-              *stage2)
+              *stage2, *logging)
     stage2_ckpt = last_checkpoint(osp.join(work, 'stage2'))
     stage3 = common + [f'load_from={stage2_ckpt}'] + (
         [f'train_cfg.max_epochs={args.stage3_epochs}', f'train_cfg.val_interval={args.stage3_epochs}',
          f'default_hooks.checkpoint.interval={args.stage3_epochs}'] if args.stage3_epochs else [])
     steps.run('stage 3 train', 'tools/train.py', CONFIGS['stage3'], '--work-dir', f'{WORK}/stage3', '--cfg-options',
-              *stage3)
+              *stage3, *logging)
     stage3_ckpt = last_checkpoint(osp.join(work, 'stage3'))
 
     rec = printed_metrics(

@@ -6,6 +6,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from groma_mm.utils import apply_cli_overrides, register_all_modules
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a groma_mm model')
@@ -30,17 +32,10 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from groma_mm.utils import register_all_modules
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_cli_overrides(cfg, args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint

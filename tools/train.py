@@ -1,10 +1,11 @@
 """Train any groma_mm (or mmdet) config: ``python tools/train.py CONFIG [--work-dir DIR] ...``."""
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from groma_mm.utils import apply_cli_overrides, register_all_modules
 
 
 def parse_args():
@@ -35,13 +36,7 @@ def parse_args():
 
 def build_config(args) -> Config:
     cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_cli_overrides(cfg, args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -58,7 +53,6 @@ def build_config(args) -> Config:
 
 def main():
     args = parse_args()
-    from groma_mm.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)

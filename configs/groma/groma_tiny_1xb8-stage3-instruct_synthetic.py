@@ -4,13 +4,14 @@ _base_ = ['./groma_tiny_1xb8-stage2-align_synthetic.py']
 
 model = dict(llm=dict(freeze_llm=False))
 train_dataloader = dict(
-    sampler=dict(ratios=[1, 1, 2, 2, 1, 1, 1]),
+    # caption, grounded caption, region caption, REC, multi-object grounding, LLaVA chat, Groma Instruct
+    sampler=dict(ratios=[0.5, 0.5, 1, 1, 0.5, 0.5, 0.5]),
     dataset=dict(datasets=[
         {{_base_.caption_train}}, {{_base_.grounded_caption_train}}, {{_base_.region_caption_train}},
         {{_base_.rec_train}}, {{_base_.multi_grounding_train}}, {{_base_.chat_train}},
         {{_base_.groma_instruct_train}}
     ]))
-max_epochs = 6
+max_epochs = 2
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [

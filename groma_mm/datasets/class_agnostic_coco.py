@@ -93,6 +93,22 @@ def annotation_box(ann: dict, height: int, width: int) -> Tuple[Optional[List[fl
     return clip_box(box, height, width)
 
 
+def existing_files(paths: Iterable[str], backend_args: Optional[dict] = None) -> Set[str]:
+    """The subset of ``paths`` that exist, listing each folder once (one stat per file is too slow on
+    network storage for millions of images)."""
+    by_folder = defaultdict(list)
+    for path in paths:
+        by_folder[osp.dirname(path)].append(path)
+    existing = set()
+    for folder, folder_paths in by_folder.items():
+        try:
+            names = set(list_dir_or_file(folder, list_dir=False, backend_args=backend_args))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        existing.update(p for p in folder_paths if osp.basename(p) in names)
+    return existing
+
+
 @DATASETS.register_module()
 class ClassAgnosticCocoDataset(BaseDetDataset):
     """Boxes of every category of one COCO-format file, as the single class ``'object'`` (label 0).
@@ -158,7 +174,7 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
         # mmdet configs give data_prefix=dict(img=...); without it file names are relative to data_root
         img_prefix = self.data_prefix.get('img', self.data_root or '')
         paths = [osp.join(img_prefix, img['file_name']) for img in images]
-        existing = self._existing_files(paths) if self.check_files else None
+        existing = existing_files(paths, self.backend_args) if self.check_files else None
         data_list = []
         for img, img_path in zip(images, paths):
             if existing is not None and img_path not in existing:
@@ -190,21 +206,6 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
             info for info in self.data_list
             if (info['instances'] or not filter_empty_gt) and min(info['width'], info['height']) >= min_size
         ]
-
-    def _existing_files(self, paths: Iterable[str]) -> Set[str]:
-        """The subset of ``paths`` that exist, listing each folder once (one stat per file is too slow
-        for millions of images on network storage)."""
-        by_folder = defaultdict(list)
-        for path in paths:
-            by_folder[osp.dirname(path)].append(path)
-        existing = set()
-        for folder, folder_paths in by_folder.items():
-            try:
-                names = set(list_dir_or_file(folder, list_dir=False, backend_args=self.backend_args))
-            except FileNotFoundError:
-                continue
-            existing.update(p for p in folder_paths if osp.basename(p) in names)
-        return existing
 
     def _bad(self, image_id, ann_id, reason: str) -> None:
         self.bad_entries.append(dict(file=self.ann_file, image_id=image_id, ann_id=ann_id, reason=reason))

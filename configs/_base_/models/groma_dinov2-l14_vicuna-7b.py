@@ -8,12 +8,8 @@ proposer_checkpoint = 'checkpoints/groma_stage1_proposer.pth'
 model = dict(
     _delete_=True,
     type='Groma',
-    data_preprocessor=dict(
-        type='mmdet.DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=1),
+    # The encoder sees images normalized exactly as in stage 1.
+    data_preprocessor={{_base_.model.data_preprocessor}},
     proposer={{_base_.model}},
     proposer_checkpoint=proposer_checkpoint,
     image_tokenizer=dict(type='MergedPatchTokenizer', in_channels=1024, merge=2),

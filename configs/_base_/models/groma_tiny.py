@@ -3,17 +3,12 @@
 _base_ = ['./groma_proposer_tiny_vit.py']
 image_size = (112, 112)
 
-tiny_proposer = {{_base_.model}}
 model = dict(
     _delete_=True,
     type='Groma',
-    data_preprocessor=dict(
-        type='mmdet.DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=1),
-    proposer=tiny_proposer,
+    # The encoder sees images normalized exactly as in stage 1.
+    data_preprocessor={{_base_.model.data_preprocessor}},
+    proposer={{_base_.model}},
     proposer_checkpoint=None,
     image_tokenizer=dict(type='MergedPatchTokenizer', in_channels=64, merge=2),
     region_encoder=dict(

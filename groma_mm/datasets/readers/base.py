@@ -17,15 +17,14 @@ with nothing between them. Readers must write exactly this because the model lea
 import math
 import os.path as osp
 import re
-from collections import Counter, defaultdict
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from collections import Counter
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import BaseDataset
-from mmengine.fileio import list_dir_or_file
 from mmengine.logging import MMLogger
 
-from groma_mm.datasets.class_agnostic_coco import clip_box, coco_xywh_to_xyxy
+from groma_mm.datasets.class_agnostic_coco import clip_box, coco_xywh_to_xyxy, existing_files
 from groma_mm.datasets.instruction_templates import Templates, sample_instruction
 
 # How many bad entries the load-time warning spells out; all of them stay in ``dataset.bad_entries``.
@@ -194,7 +193,7 @@ class GromaBaseDataset(BaseDataset):
         self.bad_entries = []
         parsed = list(self.parse())
         if self.check_files and parsed:
-            existing = self._existing_files(s['img_path'] for _, s in parsed)
+            existing = existing_files((s['img_path'] for _, s in parsed), self.backend_args)
             kept = []
             for where, sample in parsed:
                 if sample['img_path'] in existing:
@@ -260,21 +259,6 @@ class GromaBaseDataset(BaseDataset):
             self._lengths = np.asarray([sample_length(self.get_data_info(i)) for i in range(len(self))],
                                        dtype=np.int64)
         return self._lengths
-
-    def _existing_files(self, paths: Iterable[str]) -> Set[str]:
-        """The subset of ``paths`` that exist, listing each folder once (one stat per file is too slow on
-        network storage for millions of images)."""
-        by_folder: Dict[str, List[str]] = defaultdict(list)
-        for path in paths:
-            by_folder[osp.dirname(path)].append(path)
-        existing = set()
-        for folder, folder_paths in by_folder.items():
-            try:
-                names = set(list_dir_or_file(folder, list_dir=False, backend_args=self.backend_args))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            existing.update(p for p in folder_paths if osp.basename(p) in names)
-        return existing
 
     def _report(self, num_samples: int) -> None:
         if not self.bad_entries:

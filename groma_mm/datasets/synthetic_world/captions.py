@@ -212,7 +212,6 @@ def groma_conversation(scene: Scene, rng: np.random.Generator, turns: int = 2) -
         object indices of the scene.
     """
     n = len(scene.objects)
-    names = describe_all(scene, range(n))
     messages: List[dict] = []
     kinds = ['colour', 'what', 'where', 'find']
     for kind in [kinds[int(k)] for k in rng.permutation(len(kinds))][:turns]:

@@ -1,7 +1,7 @@
 """Groma: an MLLM that refers and grounds through region tokens (paper §3)."""
 import copy
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import MMLogger
@@ -106,6 +106,8 @@ class Groma(BaseModel):
                                                  **(prompt or {}))
 
         self.freeze_proposer = freeze_proposer
+        if freeze_proposer:
+            self.proposer.eval()  # a training-mode DETR would ask for denoising targets
         for module, frozen in ((self.proposer, freeze_proposer), (self.image_tokenizer, freeze_image_tokenizer),
                                (self.region_encoder, freeze_region_encoder)):
             if frozen:
