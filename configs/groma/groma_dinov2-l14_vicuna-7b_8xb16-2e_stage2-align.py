@@ -1,0 +1,36 @@
+# Stage 2, alignment pretraining (paper §3.3, Table 10): the stage-1 proposer and Vicuna-7B stay frozen;
+# the region encoder, both projectors and Groma's new token rows train. AdamW lr 1e-4, no weight decay,
+# batch 128 (8 GPUs × 16), 2 epochs, bf16.
+_base_ = [
+    '../_base_/models/groma_dinov2-l14_vicuna-7b.py',
+    '../_base_/datasets/groma_paper_mix.py',
+    '../_base_/default_runtime.py',
+]
+batch_size = 16
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='LengthGroupedMixSampler', batch_size=batch_size),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='ConcatDataset', datasets={{_base_.alignment_sources}}))
+
+max_epochs = 2
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+test_cfg = dict(type='TestLoop')
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    dtype='bfloat16',
+    # No decay: it would shrink the frozen rows of the embedding matrix the new tokens live in.
+    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.0),
+    clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=0.03, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0.03, end=max_epochs, convert_to_iter_based=True),
+]
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=2),
+    visualization=dict(_delete_=True, type='mmdet.DetVisualizationHook', draw=False))
+log_processor = dict(by_epoch=False)
+auto_scale_lr = dict(enable=False, base_batch_size=128)
