@@ -26,7 +26,7 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = dict(
-    stage1=osp.join(REPO, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-20e_synthetic.py'),
+    stage1=osp.join(REPO, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-12e_synthetic.py'),
     stage2=osp.join(REPO, 'configs/groma/groma_tiny_1xb8-stage2-align_synthetic.py'),
     stage3=osp.join(REPO, 'configs/groma/groma_tiny_1xb8-stage3-instruct_synthetic.py'),
     caption_eval=osp.join(REPO, 'configs/groma/groma_tiny_synthetic_region-caption-eval.py'),
@@ -41,7 +41,7 @@ def parse_args():
     parser.add_argument('--train-images', type=int, default=160)
     parser.add_argument('--val-images', type=int, default=24)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--stage1-epochs', type=int, default=12)
+    parser.add_argument('--stage1-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--stage2-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--stage3-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
@@ -77,6 +77,18 @@ class Steps:
         return ''.join(lines)
 
 
+def cfg_options(*options: str) -> list:
+    return ['--cfg-options', *options] if options else []
+
+
+def epochs_options(epochs) -> list:
+    """``--cfg-options`` that train for ``epochs`` epochs and save (and validate) at the end."""
+    if not epochs:
+        return []
+    return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+            f'default_hooks.checkpoint.interval={epochs}']
+
+
 def last_checkpoint(work_dir: str) -> str:
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
@@ -110,32 +122,23 @@ def main():
     from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
     build_tiny_tokenizer(extra_words=world_vocabulary(world), save_dir=osp.join(world, 'tokenizer'))
 
-    # Stage 1: the proposer on the world's COCO detection files.
-    det = []
-    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'val'), ('test_dataloader', 'val')):
-        det += [f'{loader}.dataset.data_root={WORLD}/', f'{loader}.dataset.ann_file=annotations/instances_{split}.json',
-                f'{loader}.dataset.data_prefix.img=images/']
-    det += [f'train_cfg.max_epochs={args.stage1_epochs}', f'train_cfg.val_interval={args.stage1_epochs}',
-            f'default_hooks.checkpoint.interval={args.stage1_epochs}']
     logging = [f'default_hooks.logger.interval={args.log_interval}'] if args.log_interval else []
+
+    # Stage 1: the proposer on the world's COCO detection files (the tiny config's default data).
     stage1_dir = f'{WORK}/stage1_proposer'
-    steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir, '--cfg-options', *det,
-              *logging)
+    steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir,
+              *cfg_options(*epochs_options(args.stage1_epochs), *logging))
     stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
     proposals = printed_metrics(
-        steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test',
-                  '--cfg-options', *det))
+        steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test'))
 
     # Stages 2 and 3: the MLLM on the world's REC / region / grounded-caption / chat files.
     common = [f'model.proposer_checkpoint={stage1_ckpt}']
-    stage2 = common + ([f'train_cfg.max_epochs={args.stage2_epochs}', f'train_cfg.val_interval={args.stage2_epochs}',
-                        f'default_hooks.checkpoint.interval={args.stage2_epochs}'] if args.stage2_epochs else [])
+    stage2 = common + epochs_options(args.stage2_epochs)
     steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
               *stage2, *logging)
     stage2_ckpt = last_checkpoint(osp.join(work, 'stage2'))
-    stage3 = common + [f'load_from={stage2_ckpt}'] + (
-        [f'train_cfg.max_epochs={args.stage3_epochs}', f'train_cfg.val_interval={args.stage3_epochs}',
-         f'default_hooks.checkpoint.interval={args.stage3_epochs}'] if args.stage3_epochs else [])
+    stage3 = common + [f'load_from={stage2_ckpt}'] + epochs_options(args.stage3_epochs)
     steps.run('stage 3 train', 'tools/train.py', CONFIGS['stage3'], '--work-dir', f'{WORK}/stage3', '--cfg-options',
               *stage3, *logging)
     stage3_ckpt = last_checkpoint(osp.join(work, 'stage3'))

@@ -2,5 +2,5 @@
 import os.path as osp
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_PROPOSER_CONFIG = osp.join(REPO_ROOT, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-20e_synthetic.py')
+TINY_PROPOSER_CONFIG = osp.join(REPO_ROOT, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-12e_synthetic.py')
 TINY_GROMA_MODEL_CONFIG = osp.join(REPO_ROOT, 'configs/_base_/models/groma_tiny.py')

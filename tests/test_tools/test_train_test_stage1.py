@@ -26,8 +26,11 @@ def tiny_world(tmp_path_factory):
 
 
 def _opts(data_root, epochs):
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
-            f'val_dataloader.dataset.data_root={data_root}', f'test_dataloader.dataset.data_root={data_root}',
+    data = []
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'val'), ('test_dataloader', 'val')):
+        data += [f'{loader}.dataset.data_root={data_root}', f'{loader}.dataset.ann_file={split}/annotations.json',
+                 f'{loader}.dataset.data_prefix.img={split}/images/']
+    return ['--cfg-options', *data,
             f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}', 'default_hooks.logger.interval=1',
             f'default_hooks.checkpoint.interval={epochs}', 'randomness.seed=0']
 

@@ -1,12 +1,12 @@
 # Stage 1 at toy scale: the tiny proposer trains on CPU in minutes.
-# The data is any small COCO-format set; tests and the embedded demo generate one under data/tiny_coco/.
+# The data is the synthetic world's COCO files (tools/make_synthetic_world.py data/synthetic_world).
 _base_ = [
     '../_base_/models/groma_proposer_tiny_vit.py',
     '../_base_/datasets/class_agnostic_detection.py',
     '../_base_/default_runtime.py',
 ]
 image_size = (112, 112)
-data_root = 'data/tiny_coco/'
+data_root = 'data/synthetic_world/'
 
 train_pipeline = [
     # A file that fails to read mid-run is logged and replaced, not fatal.
@@ -31,8 +31,8 @@ train_dataloader = dict(
     dataset=dict(
         type='ClassAgnosticCocoDataset',
         data_root=data_root,
-        ann_file='train/annotations.json',
-        data_prefix=dict(img='train/images/'),
+        ann_file='annotations/instances_train.json',
+        data_prefix=dict(img='images/'),
         filter_cfg=dict(filter_empty_gt=False),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -44,13 +44,13 @@ val_dataloader = dict(
     dataset=dict(
         type='ClassAgnosticCocoDataset',
         data_root=data_root,
-        ann_file='val/annotations.json',
-        data_prefix=dict(img='val/images/'),
+        ann_file='annotations/instances_val.json',
+        data_prefix=dict(img='images/'),
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 20
+max_epochs = 12
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -62,7 +62,7 @@ optim_wrapper = dict(
         'sampling_offsets': dict(lr_mult=0.1),
         'reference_points': dict(lr_mult=0.1)
     }))
-param_scheduler = []
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[10], gamma=0.1)]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs))
 log_processor = dict(window_size=5)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
