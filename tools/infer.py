@@ -14,6 +14,8 @@ import os
 import os.path as osp
 import sys
 
+from mmengine.config import Config, DictAction
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,6 +34,8 @@ def parse_args():
     parser.add_argument('--max-new-tokens', type=int)
     parser.add_argument('--temperature', type=float, help='sampling temperature (sampling is off by default)')
     parser.add_argument('--top-p', type=float, help='nucleus sampling threshold (turns sampling on)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. model.proposer_checkpoint=PATH')
     args = parser.parse_args()
     if not args.proposals and not args.prompt:
         parser.error('--prompt is required unless --proposals is given')
@@ -60,7 +64,10 @@ def main():
     from groma_mm.apis import GromaInferencer, draw_grounded_result
     from groma_mm.apis.inputs import InputError, load_image
 
-    inferencer = GromaInferencer(args.config, args.checkpoint, device=args.device)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    inferencer = GromaInferencer(cfg, args.checkpoint, device=args.device)
     os.makedirs(args.out_dir, exist_ok=True)
     failed = 0
     if args.proposals:

@@ -81,12 +81,12 @@ def cfg_options(*options: str) -> list:
     return ['--cfg-options', *options] if options else []
 
 
-def epochs_options(epochs) -> list:
+def epochs_options(epochs, validate: bool = True) -> list:
     """``--cfg-options`` that train for ``epochs`` epochs and save (and validate) at the end."""
     if not epochs:
         return []
-    return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
-            f'default_hooks.checkpoint.interval={epochs}']
+    options = [f'train_cfg.max_epochs={epochs}', f'default_hooks.checkpoint.interval={epochs}']
+    return options + ([f'train_cfg.val_interval={epochs}'] if validate else [])
 
 
 def last_checkpoint(work_dir: str) -> str:
@@ -134,11 +134,11 @@ def main():
 
     # Stages 2 and 3: the MLLM on the world's REC / region / grounded-caption / chat files.
     common = [f'model.proposer_checkpoint={stage1_ckpt}']
-    stage2 = common + epochs_options(args.stage2_epochs)
+    stage2 = common + epochs_options(args.stage2_epochs, validate=False)
     steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
               *stage2, *logging)
     stage2_ckpt = last_checkpoint(osp.join(work, 'stage2'))
-    stage3 = common + [f'load_from={stage2_ckpt}'] + epochs_options(args.stage3_epochs)
+    stage3 = common + [f'load_from={stage2_ckpt}'] + epochs_options(args.stage3_epochs, validate=False)
     steps.run('stage 3 train', 'tools/train.py', CONFIGS['stage3'], '--work-dir', f'{WORK}/stage3', '--cfg-options',
               *stage3, *logging)
     stage3_ckpt = last_checkpoint(osp.join(work, 'stage3'))
@@ -153,7 +153,7 @@ def main():
     val_image = sorted(glob.glob(osp.join(world, 'images', '*.jpg')))[-1]
     steps.run('grounded inference', 'tools/infer.py', CONFIGS['stage3'], stage3_ckpt, '--image', val_image,
               '--prompt', 'Give me a short description of the image.', '--grounding', '--out-dir',
-              f'{WORK}/inference', '--json')
+              f'{WORK}/inference', '--json', '--cfg-options', *common)
 
     def pick(metrics, suffix):
         return next((v for k, v in metrics.items() if k.endswith(suffix)), float('nan'))

@@ -29,8 +29,11 @@ train_dataloader = dict(
         ]))
 
 max_epochs = 1
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict(type='ValLoop')
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# Held-out evaluation is a separate tools/test.py run (REC, region captions); none during training.
+val_dataloader = None
+val_evaluator = None
+val_cfg = None
 test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=1.0))

@@ -12,7 +12,7 @@ train_dataloader = dict(
         {{_base_.groma_instruct_train}}
     ]))
 max_epochs = 2
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+train_cfg = dict(max_epochs=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
