@@ -6,3 +6,8 @@ _base_ = [
     '../_base_/schedules/groma_stage1_12e.py',
     '../_base_/default_runtime.py',
 ]
+
+# The mixed-source sampler is infinite: checkpoints and logs count iterations.
+default_hooks = dict(
+    checkpoint=dict(by_epoch=False, interval={{_base_.checkpoint_interval}}, max_keep_ckpts=3))
+log_processor = dict(by_epoch=False)

@@ -3,6 +3,7 @@
 _base_ = [
     '../_base_/models/groma_proposer_tiny_vit.py',
     '../_base_/datasets/class_agnostic_detection.py',
+    '../_base_/schedules/groma_stage1_12e.py',
     '../_base_/default_runtime.py',
 ]
 image_size = (112, 112)
@@ -50,18 +51,9 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
+# The paper's optimizer (AdamW 2e-4, wd 1e-4, clip, slower offsets) over a small epoch-based schedule.
 max_epochs = 12
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),
-    clip_grad=dict(max_norm=0.1, norm_type=2),
-    paramwise_cfg=dict(custom_keys={
-        'sampling_offsets': dict(lr_mult=0.1),
-        'reference_points': dict(lr_mult=0.1)
-    }))
+train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[10], gamma=0.1)]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs))
 log_processor = dict(window_size=5)

@@ -5,6 +5,7 @@ batch_size = 64
 max_epochs = 12
 iters_per_epoch = samples_per_epoch // batch_size
 max_iters = max_epochs * iters_per_epoch
+checkpoint_interval = iters_per_epoch // 4
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=iters_per_epoch)
 val_cfg = dict(type='ValLoop')
@@ -22,7 +23,4 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False, milestones=[11 * iters_per_epoch], gamma=0.1)
 ]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=iters_per_epoch // 4,
-                                     max_keep_ckpts=3))
-log_processor = dict(by_epoch=False)
 auto_scale_lr = dict(enable=False, base_batch_size=batch_size)
