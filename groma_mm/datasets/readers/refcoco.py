@@ -99,6 +99,20 @@ class _ReferringDataset(GromaBaseDataset):
         self.ann_format = ann_format
         super().__init__(*args, **kwargs)
 
+    def _sample(self, rec: dict, question: str, reply: str, gt: dict) -> dict:
+        """One single-round sample about a ref: its image, boxes, the Q/A pair and the ref's ground truth."""
+        return dict(
+            img_path=osp.join(self.img_prefix, rec['file_name']),
+            img_id=rec['img_id'],
+            height=rec['height'],
+            width=rec['width'],
+            conversation=[dict(role='user', content=question), dict(role='assistant', content=reply)],
+            bboxes=as_bboxes(rec['boxes']),
+            task=self.TASK,
+            grounding=False,
+            gt=dict(gt_bboxes=as_bboxes(rec['boxes']), split=rec['split'], ref_id=rec['ref_id'],
+                    ann_ids=rec['ann_ids'], **gt))
+
     def _is_refer(self) -> bool:
         if self.ann_format != 'auto':
             return self.ann_format == 'refer'
@@ -232,21 +246,9 @@ class RefCOCODataset(_ReferringDataset):
         index = 0
         for rec in self.records():
             for sent_id, text in rec['sentences']:
-                sample = dict(
-                    img_path=osp.join(self.img_prefix, rec['file_name']),
-                    img_id=rec['img_id'],
-                    height=rec['height'],
-                    width=rec['width'],
-                    conversation=[
-                        dict(role='user', content=self.instruction(index, expression=text)),
-                        dict(role='assistant', content=grounded_phrase(text, range(len(rec['boxes'])))),
-                    ],
-                    bboxes=as_bboxes(rec['boxes']),
-                    task=self.TASK,
-                    grounding=False,
-                    gt=dict(gt_bboxes=as_bboxes(rec['boxes']), split=rec['split'], expression=text,
-                            ref_id=rec['ref_id'], ann_ids=rec['ann_ids'], sent_id=sent_id,
-                            category_id=rec['category_id']))
+                sample = self._sample(
+                    rec, self.instruction(index, expression=text), grounded_phrase(text, range(len(rec['boxes']))),
+                    dict(expression=text, sent_id=sent_id, category_id=rec['category_id']))
                 yield dict(rec['where'], sent_id=sent_id), sample
                 index += 1
 
@@ -300,20 +302,8 @@ class RefCOCOgRegionCaptionDataset(_ReferringDataset):
                 continue
             units = [rec['sentences']] if group else [[s] for s in rec['sentences']]
             for sentences in units:
-                sample = dict(
-                    img_path=osp.join(self.img_prefix, rec['file_name']),
-                    img_id=rec['img_id'],
-                    height=rec['height'],
-                    width=rec['width'],
-                    conversation=[
-                        dict(role='user', content=self.instruction(index, region='<box0>')),
-                        dict(role='assistant', content=caption_case(sentences[0][1])),
-                    ],
-                    bboxes=as_bboxes(rec['boxes']),
-                    task=self.TASK,
-                    grounding=False,
-                    gt=dict(gt_captions=[text for _, text in sentences], gt_bboxes=as_bboxes(rec['boxes']),
-                            split=rec['split'], ref_id=rec['ref_id'], ann_ids=rec['ann_ids'],
-                            sent_ids=[sent_id for sent_id, _ in sentences]))
+                sample = self._sample(
+                    rec, self.instruction(index, region='<box0>'), caption_case(sentences[0][1]),
+                    dict(gt_captions=[text for _, text in sentences], sent_ids=[sent_id for sent_id, _ in sentences]))
                 yield dict(rec['where'], sent_ids=sample['gt']['sent_ids']), sample
                 index += 1
