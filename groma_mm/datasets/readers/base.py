@@ -10,9 +10,14 @@ Every reader's ``load_data_list`` returns samples of this form (the MLLM pipelin
     grounding (bool): the replies are grounded (the prompt builder adds ``[grounding]``)
     gt (dict): evaluation ground truth (``gt_bboxes`` (n, 4) xyxy, ``gt_captions``, ``split``, ...)
 
-Boxes appear in the text as ``<boxK>`` (box ``K`` of ``bboxes``). A grounded phrase is written
-``<p>{phrase}</p> <roi><box0><box1></roi>``: the phrase right inside the tags, one space, then the boxes
-with nothing between them. Readers must write exactly this because the model learns it.
+Boxes appear in the text as ``<boxK>`` (box ``K`` of ``bboxes``). Replies take the official Groma formats,
+exactly, because the model learns them:
+
+- REC and multi-object grounding answer with the boxes alone, ``<roi><box0></roi>`` and
+  ``<roi><box0><box1>…</roi>`` (:func:`roi_reply`); the question already holds the ``<p>phrase</p>``;
+- grounded captions and grounded chat wrap each phrase, ``<p>{phrase}</p> <roi><box0><box1></roi>``
+  (:func:`grounded_phrase`): the phrase right inside the tags, one space, then the boxes with nothing
+  between them.
 """
 import math
 import os.path as osp
@@ -38,9 +43,14 @@ def box_tokens(box_ids: Iterable[int]) -> str:
     return ''.join(f'<box{int(k)}>' for k in box_ids)
 
 
+def roi_reply(box_ids: Sequence[int]) -> str:
+    """``[0, 2]`` → ``'<roi><box0><box2></roi>'``: the REC / multi-object grounding reply."""
+    return f'<roi>{box_tokens(box_ids)}</roi>'
+
+
 def grounded_phrase(phrase: str, box_ids: Sequence[int]) -> str:
-    """``('a dog', [0])`` → ``'<p>a dog</p> <roi><box0></roi>'``: the one grounded-reply format."""
-    return f'<p>{phrase.strip()}</p> <roi>{box_tokens(box_ids)}</roi>'
+    """``('a dog', [0])`` → ``'<p>a dog</p> <roi><box0></roi>'``: a grounded phrase of a caption or chat."""
+    return f'<p>{phrase.strip()}</p> {roi_reply(box_ids)}'
 
 
 def clean_text(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List, Tuple
 import numpy as np
 from mmengine.fileio import load
 
-from groma_mm.datasets.readers.base import GromaBaseDataset, as_bboxes, grounded_phrase, image_size, xywh_box
+from groma_mm.datasets.readers.base import GromaBaseDataset, as_bboxes, image_size, roi_reply, xywh_box
 from groma_mm.registry import DATASETS
 
 COCO_URL_PREFIX = 'http://images.cocodataset.org/'
@@ -38,7 +38,8 @@ class DetectionGroundingDataset(GromaBaseDataset):
     """One sample per (image, category present in it)::
 
         user:      "Locate all <p>{category}</p> in this image."   (an Appendix A 'multi_grounding' template)
-        assistant: "<p>{category}</p> <roi><box0><box1>…</roi>"    (every instance, in annotation-file order)
+        assistant: "<roi><box0><box1>…</roi>"                       (every instance, in annotation-file order:
+                                                                     the official COCO reply, boxes alone)
         bboxes:    those boxes, xyxy clipped to the image; task='multi_grounding', grounding=False
         gt:        gt_bboxes (n, 4), gt_areas (n,) (annotation ``area``, else box area), category_id,
                    category (the phrase)
@@ -103,7 +104,7 @@ class DetectionGroundingDataset(GromaBaseDataset):
                     height=height,
                     width=width,
                     conversation=[dict(role='user', content=self.instruction(index, category=name)),
-                                  dict(role='assistant', content=grounded_phrase(name, range(len(boxes))))],
+                                  dict(role='assistant', content=roi_reply(range(len(boxes))))],
                     bboxes=as_bboxes(boxes),
                     task=self.TASK,
                     grounding=False,

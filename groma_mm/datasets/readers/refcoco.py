@@ -29,8 +29,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from mmengine.fileio import get, load
 
-from groma_mm.datasets.readers.base import (GromaBaseDataset, as_bboxes, caption_case, clean_text, grounded_phrase,
-                                            image_size, xywh_box)
+from groma_mm.datasets.readers.base import (GromaBaseDataset, as_bboxes, caption_case, clean_text, image_size,
+                                            roi_reply, xywh_box)
 from groma_mm.registry import DATASETS
 
 _SPLIT_IN_NAME = re.compile(r'[_\-.](train|val|testA|testB|test)\.json$')
@@ -228,7 +228,7 @@ class RefCOCODataset(_ReferringDataset):
     One sample per (ref, sentence)::
 
         user:      "Locate <p>{expression}</p> in the image."        (an Appendix A 'rec' template)
-        assistant: "<p>{expression}</p> <roi><box0></roi>"
+        assistant: "<roi><box0></roi>"                                 (the official reply: the box alone)
         bboxes:    the referred box, xyxy; task='rec', grounding=False
         gt:        gt_bboxes (1, 4) xyxy, split ('refcoco_testA', see ``dataset_name``), expression, ref_id,
                    ann_ids, sent_id, category_id
@@ -247,7 +247,7 @@ class RefCOCODataset(_ReferringDataset):
         for rec in self.records():
             for sent_id, text in rec['sentences']:
                 sample = self._sample(
-                    rec, self.instruction(index, expression=text), grounded_phrase(text, range(len(rec['boxes']))),
+                    rec, self.instruction(index, expression=text), roi_reply(range(len(rec['boxes']))),
                     dict(expression=text, sent_id=sent_id, category_id=rec['category_id']))
                 yield dict(rec['where'], sent_id=sent_id), sample
                 index += 1

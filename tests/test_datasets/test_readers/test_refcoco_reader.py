@@ -75,7 +75,7 @@ def test_refer_format_one_sample_per_sentence(refer_root, check_contract):
     assert user in [t.format(expression='the man on the left') for t in INSTRUCTION_TEMPLATES['rec']]
     assert s['conversation'] == [
         dict(role='user', content=user),
-        dict(role='assistant', content='<p>the man on the left</p> <roi><box0></roi>'),
+        dict(role='assistant', content='<roi><box0></roi>'),
     ]
     # instances.json boxes are [x, y, w, h]; samples hold xyxy.
     np.testing.assert_array_equal(s['bboxes'], np.array([[10, 20, 40, 60]], np.float32))
@@ -183,7 +183,7 @@ def test_mdetr_format(mdetr_root, check_contract):
     s = ds.get_data_info(1)
     assert s['img_id'] == 1  # the COCO image id, not the per-sentence entry id
     assert s['conversation'][0]['content'] == sample_instruction('rec', 1, seed=0, expression='left guy')
-    assert s['conversation'][1]['content'] == '<p>left guy</p> <roi><box0></roi>'
+    assert s['conversation'][1]['content'] == '<roi><box0></roi>'
     np.testing.assert_array_equal(s['bboxes'], [[10, 20, 40, 60]])
     assert s['gt']['split'] == 'refcoco_testA' and s['gt']['ann_ids'] == [10] and s['gt']['sent_id'] == 1
     assert {(e['index'], e['reason']) for e in ds.bad_entries} == {(2, 'no caption'), (3, 'no box'),
