@@ -8,15 +8,17 @@ from mmengine.visualization import Visualizer
 from groma_mm.apis.inferencer import GroundedResult
 
 # Distinct, readable colours (RGB) for phrases; proposals are drawn in one muted colour.
-_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
+PHRASE_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+                  (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]
 _PROPOSAL_COLOUR = (160, 160, 160)
+_USER_BOX_COLOUR = (255, 255, 255)
 
 
 def draw_grounded_result(image_bgr: np.ndarray,
                          result: Optional[GroundedResult] = None,
                          proposals: Optional[Dict[str, np.ndarray]] = None,
-                         out_file: Optional[str] = None) -> np.ndarray:
+                         out_file: Optional[str] = None,
+                         user_boxes: Optional[np.ndarray] = None) -> np.ndarray:
     """Draw each grounded phrase's boxes with its label, or the proposer's regions with their scores.
 
     Args:
@@ -24,6 +26,7 @@ def draw_grounded_result(image_bgr: np.ndarray,
         result: an answer; its spans' boxes are drawn and labelled by phrase (or ``<rK>``).
         proposals: ``dict(bboxes (R, 4), scores (R,))`` to draw instead (proposals-only mode).
         out_file: where to save the drawing (any format mmcv writes).
+        user_boxes: (M, 4) the boxes the user gave, drawn dashed in white and labelled ``<boxK>``.
 
     Returns:
         The drawing, (H, W, 3) uint8 RGB.
@@ -35,9 +38,13 @@ def draw_grounded_result(image_bgr: np.ndarray,
         for box, score in zip(np.asarray(proposals['bboxes']), np.asarray(proposals['scores'])):
             vis.draw_bboxes(box[None], edge_colors=[_PROPOSAL_COLOUR], line_widths=1)
             vis.draw_texts(f'{score:.2f}', box[:2], font_sizes=font, colors=[_PROPOSAL_COLOUR])
+    for k, box in enumerate(np.asarray(user_boxes if user_boxes is not None else np.zeros((0, 4)), np.float32)):
+        vis.draw_bboxes(box[None], edge_colors=[_USER_BOX_COLOUR], line_widths=2, line_styles='--')
+        vis.draw_texts(f'<box{k}>', box[2:] - [0, font * 1.2], font_sizes=font, colors=[(0, 0, 0)],
+                       bboxes=[dict(facecolor='white', alpha=0.8, pad=1, edgecolor='none')])
     if result is not None:
         for i, span in enumerate(result.spans):
-            colour = _PALETTE[i % len(_PALETTE)]
+            colour = PHRASE_PALETTE[i % len(PHRASE_PALETTE)]
             for box, region_id in zip(span['boxes'], span['region_ids']):
                 box = np.asarray(box, dtype=np.float32)
                 vis.draw_bboxes(box[None], edge_colors=[colour], line_widths=2)
