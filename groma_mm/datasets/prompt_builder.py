@@ -59,9 +59,10 @@ class GromaPrompt:
         input_ids: (L,) long.
         labels: (L,) long, -100 where not a training target.
         image_mask: (L,) bool, the ``num_image_tokens`` image slots.
-        region_mask: (L,) bool, the ``<region>`` slots.
-        region_slot_ids: (R,) long, the region id of each ``<region>`` slot in order (the proxy token
-            ``<rK>`` right before it), i.e. which region token fills it.
+        region_mask: (L,) bool, the region slots (``<region>``, and the builder's other
+            ``region_slot_tokens``).
+        region_slot_ids: (R,) long, the region id of each slot in order (the proxy token ``<rK>`` nearest
+            before it), i.e. which region token fills it.
         text: the rendered prompt before ``<image>`` expansion.
     """
     input_ids: torch.Tensor
@@ -72,8 +73,24 @@ class GromaPrompt:
     text: str
 
 
-def _regions_text(region_ids: Sequence[int]) -> str:
-    return ''.join(proxy_token(r) + REGION_TOKEN for r in region_ids)
+def _slot_regions(proxy_idx: torch.Tensor, is_slot: torch.Tensor) -> torch.Tensor:
+    """Region of every slot, in order: the proxy token nearest before it; -1 where there is none or another
+    slot sits in between (each ``<rK>`` names one slot).
+
+    Args:
+        proxy_idx: (L,) region index of each proxy token, -1 elsewhere.
+        is_slot: (L,) bool.
+
+    Returns:
+        (S,) long, S = number of slots.
+    """
+    positions = torch.arange(len(proxy_idx))
+    last_proxy = torch.where(proxy_idx >= 0, positions, -1).cummax(0).values
+    last_slot = torch.where(is_slot, positions, -1).cummax(0).values
+    slots = is_slot.nonzero().flatten()
+    before = (slots - 1).clamp(min=0)
+    named = (slots > 0) & (last_proxy[before] >= 0) & (last_proxy[before] > last_slot[before])
+    return torch.where(named, proxy_idx[last_proxy[before].clamp(min=0)], torch.full_like(slots, -1))
 
 
 class GromaPromptBuilder:
@@ -89,6 +106,16 @@ class GromaPromptBuilder:
         system: system message; ``None`` uses the template's.
         intro_turn: put the intro in a round of its own answered by :data:`INTRO_REPLY` (the official
             checkpoints' format) instead of prefixing the first user message (the paper's).
+        region_separator: text between the intro's ``<rK><region>`` entries (``', '``; the official
+            checkpoints list them with nothing between).
+        grounding_separator: text between ``[grounding]`` and the first user message (``' '``; the official
+            datasets glue them: ``'[grounding]Describe …'``).
+        user_box_format: how a user message names a region its box received; ``{proxy}`` is ``<rK>``.
+            Default ``'{proxy}<region>'`` (the region token sits at the box); the official checkpoints
+            take ``'<roi>{proxy}</roi><refer_feat>'``.
+        region_slot_tokens: tokens whose embeddings become region tokens; each is filled with the region
+            of the proxy token ``<rK>`` nearest before it (no other slot in between): ``<region>`` by
+            default, plus ``<refer_feat>`` for the official format.
     """
 
     def __init__(self,
@@ -98,7 +125,11 @@ class GromaPromptBuilder:
                  num_proxy_tokens: int = DEFAULT_NUM_PROXY_TOKENS,
                  max_length: int = 2048,
                  system: Optional[str] = None,
-                 intro_turn: bool = False):
+                 intro_turn: bool = False,
+                 region_separator: str = ', ',
+                 grounding_separator: str = ' ',
+                 user_box_format: str = '{proxy}' + REGION_TOKEN,
+                 region_slot_tokens: Sequence[str] = (REGION_TOKEN, )):
         if not getattr(tokenizer, 'is_fast', False):
             raise TypeError(f'{type(tokenizer).__name__} is not a fast tokenizer; labels need its offset mapping')
         self.tokenizer = tokenizer
@@ -108,6 +139,18 @@ class GromaPromptBuilder:
         self.max_length = max_length
         self.system = system
         self.intro_turn = intro_turn
+        self.region_separator = region_separator
+        self.grounding_separator = grounding_separator
+        if '{proxy}' not in user_box_format:
+            raise ValueError(f'user_box_format={user_box_format!r} lacks {{proxy}}')
+        self.user_box_format = user_box_format
+        vocab = tokenizer.get_vocab()
+        missing = [t for t in region_slot_tokens if t not in vocab]
+        if missing or not region_slot_tokens:
+            raise ValueError(f'region_slot_tokens {list(region_slot_tokens)}: {missing or "none"} not in the '
+                             'tokenizer')
+        self.region_slot_tokens = tuple(region_slot_tokens)
+        self.slot_token_ids = torch.tensor([vocab[t] for t in region_slot_tokens], dtype=torch.long)
 
     # ----------------------------------------------------------------------------------------- text
     def _resolve_boxes(self, text: str, role: str, box_inds: Optional[Sequence[int]],
@@ -124,7 +167,7 @@ class GromaPromptBuilder:
             if not regions:
                 raise PromptError(f'{where}: box {box} maps to no region')
             if role == 'user':
-                return _regions_text(regions)
+                return ''.join(self.user_box_format.format(proxy=proxy_token(r)) for r in regions)
             return ''.join(proxy_token(r) for r in regions)
 
         # <region> placeholders first: resolving <boxK> inserts <region> tokens of its own.
@@ -173,8 +216,9 @@ class GromaPromptBuilder:
 
         first = messages[0][1]
         if grounding and GROUNDING_TOKEN not in first:
-            first = f'{GROUNDING_TOKEN} {first}'.strip()
-        intro = INTRO.format(image=IMAGE_TOKEN, regions=', '.join(_regions_text([k]) for k in range(num_regions)))
+            first = f'{GROUNDING_TOKEN}{self.grounding_separator}{first}'.strip()
+        regions = self.region_separator.join(proxy_token(k) + REGION_TOKEN for k in range(num_regions))
+        intro = INTRO.format(image=IMAGE_TOKEN, regions=regions)
         users = [m for r, m in messages if r == 'user']
         replies = [m for r, m in messages if r == 'assistant'] + [None] * (len(messages) % 2)
         if self.intro_turn:
@@ -241,13 +285,14 @@ class GromaPromptBuilder:
             bad = sorted(set(proxy_idx[proxy_idx >= num_regions].tolist()))
             raise PromptError(f'sample {sample!r}: refers to {[proxy_token(k) for k in bad]} but has only '
                               f'{num_regions} regions')
-        region_pos = (input_ids == tid.region).nonzero().flatten()
-        before = proxy_idx[(region_pos - 1).clamp(min=0)]
-        if (before < 0).any() or (region_pos == 0).any():
-            raise PromptError(f'sample {sample!r}: every {REGION_TOKEN} must follow a proxy token <rK>')
+        is_slot = torch.isin(input_ids, self.slot_token_ids)
+        slot_regions = _slot_regions(proxy_idx, is_slot)
+        if (slot_regions < 0).any():
+            raise PromptError(f'sample {sample!r}: every region slot ({", ".join(self.region_slot_tokens)}) must '
+                              'follow a proxy token <rK> of its own')
 
         if len(ids) > self.max_length:
-            visual = (input_ids == tid.image) | (input_ids == tid.region)
+            visual = (input_ids == tid.image) | is_slot
             last_slot = int(visual.nonzero().max())
             if last_slot >= self.max_length:
                 raise PromptTooLongError(
@@ -262,8 +307,8 @@ class GromaPromptBuilder:
             input_ids=input_ids,
             labels=labels_t,
             image_mask=input_ids == tid.image,
-            region_mask=input_ids == tid.region,
-            region_slot_ids=before,
+            region_mask=is_slot,
+            region_slot_ids=slot_regions,
             text=text)
 
     # -------------------------------------------------------------------------------- batch / decode

@@ -37,6 +37,14 @@ VICUNA_V1 = dict(
     add_bos=True,
 )
 
+# The official Groma repository's conv_llava (groma/data/conversation.py): the same text as vicuna_v1. The
+# released groma-7b-finetune was trained and evaluated with it.
+LLAVA = dict(VICUNA_V1)
+
+# Its conv_default: replies end with a space instead of "</s>", so a model trained on it (the released
+# groma-7b-pretrain) never learned to stop; generation ends at EOS or max_new_tokens.
+GROMA_DEFAULT = dict(VICUNA_V1, assistant_end='', sep=' ')
+
 # ChatML as used by Qwen/Qwen2 chat models.
 QWEN_CHAT = dict(
     system='You are a helpful assistant.',
@@ -130,5 +138,7 @@ def render_segments(template: dict,
 
 
 register_template('vicuna_v1', VICUNA_V1)
+register_template('llava', LLAVA)
+register_template('default', GROMA_DEFAULT)
 register_template('qwen_chat', QWEN_CHAT)
 register_template('smollm2', SMOLLM2)
