@@ -10,7 +10,7 @@ samples never match.
 """
 import contextlib
 import io
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -90,15 +90,24 @@ def mean_precision(coco_eval: COCOeval, iou_thr: Optional[float] = None, area: s
     return float(precision.mean()) if precision.size else -1.0
 
 
-def hits_per_sample(coco_eval: COCOeval, num_samples: int) -> List[np.ndarray]:
-    """Per sample, how many of its (non-crowd) ground truth boxes are hit at each IoU threshold
-    (area 'all', the largest ``maxDets``): a list of (T,) int arrays."""
-    hits = []
+def hits_per_sample(coco_eval: COCOeval, num_samples: int, area: str = 'all') -> Tuple[np.ndarray, np.ndarray]:
+    """Per sample, how many of its ground-truth boxes of an area range are hit, at each IoU threshold.
+
+    Read from ``evalImgs`` at the largest ``maxDets``: a ground truth counts when it is neither crowd nor
+    outside the area range (COCOeval's ``gtIgnore``), and is hit when a kept detection matched it.
+
+    Returns:
+        ``hits`` (N, T) int and ``counted`` (N,) int (the ground truth the hits are out of).
+    """
+    num_thrs = len(coco_eval.params.iouThrs)
+    hits = np.zeros((num_samples, num_thrs), dtype=np.int64)
+    counted = np.zeros(num_samples, dtype=np.int64)
+    offset = AREA_LABELS.index(area) * num_samples  # evalImgs: area-major, then image
     for index in range(num_samples):
-        entry = coco_eval.evalImgs[index]  # area 'all' comes first
-        if entry is None:
-            hits.append(np.zeros(len(coco_eval.params.iouThrs), dtype=int))
+        entry = coco_eval.evalImgs[offset + index]
+        if entry is None:  # an image with neither ground truth nor detections
             continue
-        counted = ~np.asarray(entry['gtIgnore'], dtype=bool)
-        hits.append((entry['gtMatches'][:, counted] > 0).sum(axis=1))
-    return hits
+        kept = ~np.asarray(entry['gtIgnore'], dtype=bool)
+        hits[index] = (entry['gtMatches'][:, kept] > 0).sum(axis=1)
+        counted[index] = int(kept.sum())
+    return hits, counted

@@ -1,4 +1,4 @@
-"""Class-agnostic recall and AP of the region proposer's boxes (DESIGN §6), through pycocotools.
+"""Class-agnostic recall and AP of the region proposer's boxes, through pycocotools (COCO AR and AP, one class).
 
 Used on the MLLM's ``regions`` output (all regions it tokenized for an image). mmdet's ``CocoMetric``
 names its proposal keys AR@100/300/1000 whatever ``proposal_nums`` holds, so this metric names every key
@@ -69,8 +69,7 @@ class ProposalMetric(PerSampleMetric):
         metrics = {k: v * 100 if v >= 0 else v for k, v in metrics.items()}
 
         per_sample = {}
-        for row, hits in zip(rows, hits_per_sample(coco_eval, len(rows))):
-            num_gt = int((~row['gt_iscrowd']).sum())
-            per_sample[row_key(row)] = {'num_regions': row['num_regions'], 'num_gt': num_gt,
+        for row, hits, num_gt in zip(rows, *hits_per_sample(coco_eval, len(rows))):
+            per_sample[row_key(row)] = {'num_regions': row['num_regions'], 'num_gt': int(num_gt),
                                         'recall@0.5': float(hits[0] / num_gt) if num_gt else -1.0}
         return metrics, per_sample

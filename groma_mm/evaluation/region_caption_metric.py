@@ -1,4 +1,4 @@
-"""Region captioning: METEOR and CIDEr (paper Tab. 4, DESIGN §6), plus BLEU-4 and ROUGE-L.
+"""Region captioning: METEOR and CIDEr (paper Tab. 4), plus BLEU-4 and ROUGE-L.
 
 pycocoevalcap's scorers are called directly on PTB-tokenized text (lower-cased, punctuation removed),
 exactly as its ``COCOEvalCap.evaluate()`` does, but without SPICE, which downloads Stanford models at run

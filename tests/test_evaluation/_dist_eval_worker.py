@@ -34,6 +34,8 @@ def make_sample(task: str, idx: int) -> BaseDataElement:
     meta = dict(sample_idx=idx, img_id=10 + idx, gt_bboxes=torch.tensor(gt))
     if task == 'rec':
         meta['split'] = ('refcoco_val', 'refcoco_testA')[idx % 2]
+    else:
+        meta['category_id'] = 1 + idx % 3
     regions = np.concatenate([pred, _boxes(rng, 5)])
     return BaseDataElement(
         metainfo=meta, pred_bboxes=torch.tensor(pred, dtype=torch.float32), pred_text=' '.join(rng.choice(WORDS, 3)),

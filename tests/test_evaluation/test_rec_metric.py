@@ -1,4 +1,5 @@
-"""RECMetric: Acc@0.5 of the first predicted box, per split and overall, against hand-computed values."""
+"""RECMetric: Acc@0.5 (IoU > 0.5) of the first predicted box, mIoU and missing answers, per split and overall,
+against hand-computed values."""
 import numpy as np
 import pytest
 import torch
@@ -21,16 +22,20 @@ def evaluate(samples, **kwargs):
     return metric.evaluate(len(samples)), metric.sample_scores
 
 
-def test_threshold_is_inclusive_and_no_box_is_wrong():
+def test_threshold_is_strict_and_no_box_is_wrong_and_missing():
     metrics, scores = evaluate([
         rec_sample(0, [GT]),                      # IoU 1
-        rec_sample(1, [[0., 0., 10., 5.]]),       # IoU 0.5 exactly: correct (IoU >= 0.5)
-        rec_sample(2, [[0., 0., 10., 4.9]]),      # IoU 0.49: wrong
-        rec_sample(3, np.zeros((0, 4))),          # no box: wrong, IoU 0
+        rec_sample(1, [[0., 0., 10., 5.1]]),      # IoU 0.51: correct
+        rec_sample(2, [[0., 0., 10., 5.]]),       # IoU 0.5 exactly: wrong (the paper's code asks IoU > 0.5)
+        rec_sample(3, np.zeros((0, 4))),          # no box: wrong, IoU 0, missing
+        rec_sample(4, [[10., 10., 0., 0.]]),      # an inverted box: wrong, but answered
     ])
-    assert metrics['rec/Acc@0.5'] == pytest.approx(50.0)
-    assert metrics['rec/mIoU'] == pytest.approx((1 + 0.5 + 0.49 + 0) / 4 * 100)
-    assert [scores['refcoco_val', i]['correct'] for i in range(4)] == [True, True, False, False]
+    assert metrics['rec/Acc@0.5'] == pytest.approx(40.0)
+    assert metrics['rec/mIoU'] == pytest.approx((1 + 0.51 + 0.5 + 0 + 0) / 5 * 100)
+    assert metrics['rec/missing'] == pytest.approx(20.0)
+    assert metrics['rec/refcoco_val/missing'] == pytest.approx(20.0)
+    assert [scores['refcoco_val', i]['correct'] for i in range(5)] == [True, True, False, False, False]
+    assert [scores['refcoco_val', i]['missing'] for i in range(5)] == [False, False, False, True, False]
     assert scores['refcoco_val', 3]['iou'] == 0.0
 
 
@@ -60,7 +65,7 @@ def test_splits_listed_empty_and_unlisted():
     assert len(scores) == 3  # index 0 of two splits (a ConcatDataset of splits) are two samples
     assert metrics['rec/refcoco_val/Acc@0.5'] == pytest.approx(50.0)
     assert metrics['rec/refcoco_testA/Acc@0.5'] == -1.0  # listed but empty: visible, not dropped
-    assert metrics['rec/refcoco_testA/mIoU'] == -1.0
+    assert metrics['rec/refcoco_testA/mIoU'] == metrics['rec/refcoco_testA/missing'] == -1.0
     assert metrics['rec/refcocog_test/Acc@0.5'] == pytest.approx(100.0)  # seen, not listed
     assert metrics['rec/split_mean/Acc@0.5'] == pytest.approx(75.0)  # mean of the two non-empty splits
     assert metrics['rec/Acc@0.5'] == pytest.approx(200 / 3)  # pooled over expressions
@@ -68,7 +73,7 @@ def test_splits_listed_empty_and_unlisted():
 
 def test_no_samples_reports_undefined():
     metrics, _ = evaluate([])
-    assert metrics == {'rec/Acc@0.5': -1.0, 'rec/mIoU': -1.0}
+    assert metrics == {'rec/Acc@0.5': -1.0, 'rec/mIoU': -1.0, 'rec/missing': -1.0}
 
 
 def test_tensor_ndarray_and_list_inputs_agree():
