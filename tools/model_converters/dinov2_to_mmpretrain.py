@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/model_converters/dinov2_to_mmpretrain.py SRC DST [--img-size 448] [--pos-interp hf|meta]
+    python tools/model_converters/dinov2_to_mmpretrain.py SRC DST [--img-size 448] [--pos-interp hf|hf4.32|meta]
 
 ``SRC`` is an HF model folder (``model.safetensors``, sharded ``model.safetensors.index.json`` or
 ``pytorch_model.bin``) or one ``.safetensors`` / ``.bin`` / ``.pth`` file in either layout. ``DST`` is
@@ -158,8 +158,9 @@ def parse_args(argv=None):
     parser.add_argument('dst', help='output checkpoint (.pth)')
     parser.add_argument('--img-size', type=int, nargs='+', default=[448],
                         help='input size (S or H W) the backbone runs at; the position table is resized to it')
-    parser.add_argument('--pos-interp', choices=['hf', 'meta'], default=None,
-                        help='whose run-time interpolation to reproduce (default: the layout of SRC)')
+    parser.add_argument('--pos-interp', choices=['hf', 'hf4.32', 'meta'], default=None,
+                        help='whose run-time interpolation to reproduce (default: the layout of SRC; '
+                        'hf4.32 = transformers 4.32, what the released Groma checkpoints saw)')
     parser.add_argument('--meta-antialias', action='store_true',
                         help='Meta interpolation with antialias (the *_reg backbones)')
     parser.add_argument('--meta-interp-offset', type=float, default=0.1,

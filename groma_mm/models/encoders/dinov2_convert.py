@@ -107,12 +107,36 @@ def interpolate_pos_embed_meta(pos_embed: Tensor,
     return _join_pos_embed(cls_pos, patch, pos_embed.dtype)
 
 
+def interpolate_pos_embed_hf432(pos_embed: Tensor, grid: Tuple[int, int]) -> Tensor:
+    """Resize like HF ``Dinov2Embeddings.interpolate_pos_encoding`` of transformers 4.32, which the
+    released Groma checkpoints were trained and evaluated with.
+
+    4.32 asks for bicubic with ``scale_factor = (n + 0.1) / M`` (not a target size), so PyTorch samples
+    the source at ``(dst + 0.5) * M / (n + 0.1) - 0.5`` instead of 4.51's ``(dst + 0.5) * M / n - 0.5``;
+    for 37 → 32 that moves the embeddings by ~2–3 %. It is the same operation as Meta's resize with
+    ``interpolate_offset=0.1`` and no antialias.
+
+    Args:
+        pos_embed: (1, 1 + M*M, C), cls position first.
+        grid: target (h, w) in patches.
+
+    Returns:
+        (1, 1 + h*w, C) in the input dtype.
+    """
+    return interpolate_pos_embed_meta(pos_embed, grid, antialias=False, offset=0.1)
+
+
+POS_INTERP_CHOICES = ('hf', 'hf4.32', 'meta')
+
+
 def _resize_pos_embed(pos_embed: Tensor, grid: Tuple[int, int], pos_interp: str, **meta_kwargs) -> Tensor:
     if pos_interp == 'hf':
         return interpolate_pos_embed_hf(pos_embed, grid)
+    if pos_interp == 'hf4.32':
+        return interpolate_pos_embed_hf432(pos_embed, grid)
     if pos_interp == 'meta':
         return interpolate_pos_embed_meta(pos_embed, grid, **meta_kwargs)
-    raise ValueError(f'pos_interp must be "hf" or "meta", got {pos_interp!r}')
+    raise ValueError(f'pos_interp must be one of {POS_INTERP_CHOICES}, got {pos_interp!r}')
 
 
 def _check_no_registers(state_dict: StateDict) -> None:
@@ -132,7 +156,8 @@ def convert_hf_dinov2(state_dict: StateDict,
         state_dict: keys ``embeddings.*``, ``encoder.layer.N.*``, ``layernorm.*``.
         img_size: input size (int or (H, W)) the ViT will run at; the position table is resized to its grid.
         patch_size: defaults to the patch-embedding kernel size.
-        pos_interp: 'hf' (what ``Dinov2Model`` does at run time) or 'meta'.
+        pos_interp: 'hf' (what ``Dinov2Model`` of the pinned transformers does at run time), 'hf4.32'
+            (transformers 4.32, the official Groma stack) or 'meta'.
 
     Returns:
         New ordered dict; q/k/v linears are concatenated into ``layers.N.attn.qkv``.
@@ -203,7 +228,7 @@ def convert_meta_dinov2(state_dict: StateDict,
             ``blocks.N.*`` (or chunked ``blocks.C.N.*``), ``norm.*``.
         img_size: input size (int or (H, W)) the ViT will run at.
         patch_size: defaults to the patch-embedding kernel size.
-        pos_interp: 'meta' (what Meta's model does at run time) or 'hf'.
+        pos_interp: 'meta' (what Meta's model does at run time), 'hf' or 'hf4.32'.
         antialias, interp_offset: Meta's ``interpolate_antialias`` / ``interpolate_offset`` (released
             backbones: False / 0.1; ``*_reg`` backbones: True / 0.0). Used only with ``pos_interp='meta'``.
 

@@ -1,3 +1,4 @@
+from .layer_mean_neck import LayerMeanNeck
 from .vit_simple_pyramid import ViTSimplePyramid
 
-__all__ = ['ViTSimplePyramid']
+__all__ = ['LayerMeanNeck', 'ViTSimplePyramid']
