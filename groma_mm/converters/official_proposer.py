@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from groma_mm.models.encoders import dinov2_convert
+from groma_mm.models.necks import LayerMeanNeck
 from .source_keys import ConversionError, SourceKeys
 
 SUPPORTED_LEVELS = {1: (1.0, ), 4: (4.0, 2.0, 1.0, 0.5)}
@@ -163,9 +164,19 @@ def _linear(src: SourceKeys, out: Dict[str, Tensor], src_name: str, dst_name: st
         out[f'{dst_name}.{p}'] = _take_tied(src, [f'{src_name}.{p}'] + [f'{t}.{p}' for t in tied])
 
 
-def _convert_backbone(src: SourceKeys, prefix: str, img_size: int) -> Dict[str, Tensor]:
+# Per DINOv2 block, the keys that the generic DINOv2 converter treats as optional (it also reads the
+# SwiGLU variant, which the official mode rejects).
+_DINOV2_BLOCK_KEYS = ('norm1', 'norm2', 'attention.output.dense', 'mlp.fc1', 'mlp.fc2')
+
+
+def _convert_backbone(src: SourceKeys, prefix: str, num_layers: int, img_size: int) -> Dict[str, Tensor]:
     vis_prefix = f'{prefix}vis_encoder.'
     hf_dinov2 = src.take_prefix(vis_prefix)
+    missing = [f'{vis_prefix}encoder.layer.{i}.{name}.{p}' for i in range(num_layers) for name in _DINOV2_BLOCK_KEYS
+               for p in ('weight', 'bias') if f'encoder.layer.{i}.{name}.{p}' not in hf_dinov2]
+    if missing:
+        raise ConversionError(f'{src.source} has no key {missing[0]!r}' +
+                              (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
     try:
         vit = dinov2_convert.convert_hf_dinov2(hf_dinov2, img_size=img_size, pos_interp='hf4.32')
     except KeyError as err:
@@ -179,15 +190,14 @@ def _convert_backbone(src: SourceKeys, prefix: str, img_size: int) -> Dict[str, 
     return {f'backbone.{k}': v for k, v in vit.items()}
 
 
-def _convert_neck(src: SourceKeys, prefix: str, levels: int) -> Dict[str, Tensor]:
-    # Same Sequential layout per level (official list already reversed: level 0 is the finest).
-    out = {}
-    for level in range(levels):
-        for name, value in src.take_prefix(f'{prefix}input_proj.{level}.').items():
-            out[f'neck.projections.{level}.{name}'] = value
+def _convert_neck(src: SourceKeys, prefix: str, neck_cfg: dict) -> Dict[str, Tensor]:
+    # The official level list (already reversed, level 0 the finest) has our neck's Sequential layout,
+    # so our neck's own parameter names say exactly which keys must exist.
+    neck_keys = LayerMeanNeck(**{k: v for k, v in neck_cfg.items() if k != 'type'}).state_dict()
+    out = {f'neck.{k}': src.take(prefix + k.replace('projections.', 'input_proj.', 1)) for k in neck_keys}
     leftover = [k for k in src.unused() if k.startswith(f'{prefix}input_proj.')]
     if leftover:
-        raise ConversionError(f'{src.source}: input projections beyond num_feature_levels={levels}: {leftover}')
+        raise ConversionError(f'{src.source}: unexpected input projection keys {leftover}')
     return out
 
 
@@ -249,12 +259,12 @@ def convert_official_proposer(src: SourceKeys,
         Keys relative to the proposer module (``backbone.*``, ``neck.*``, ``encoder.*``, ...).
     """
     config = perceiver_config(hf_config)
-    official_proposer_cfg(hf_config, img_size)  # rejects unsupported configs before touching keys
+    model_cfg = official_proposer_cfg(hf_config, img_size)  # rejects unsupported configs before touching keys
     det = config['ddetr_cfg']
     p = f'{prefix}ddetr_transformer.'
 
-    out = _convert_backbone(src, prefix, img_size)
-    out.update(_convert_neck(src, prefix, det['num_feature_levels']))
+    out = _convert_backbone(src, prefix, config['vis_encoder_cfg']['num_hidden_layers'], img_size)
+    out.update(_convert_neck(src, prefix, model_cfg['neck']))
     out['level_embed'] = src.take(f'{p}level_embed')
     out['query_embedding.weight'] = src.take(f'{p}query_position_embeddings.weight')
     _linear(src, out, f'{p}enc_output', 'memory_trans_fc')
