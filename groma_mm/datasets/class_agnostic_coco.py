@@ -117,7 +117,8 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
 
         img_path (str), img_id (int), height (int), width (int), seg_map_path (None),
         instances (list[dict]): bbox ([x1, y1, x2, y2] in original image pixels, clipped to the image),
-            bbox_label (0), ignore_flag (1 for ``iscrowd`` annotations, else 0)
+            bbox_label (0), ignore_flag (1 for ``iscrowd`` annotations, else 0),
+        source (str, only when the ``source`` argument is given)
 
     Masks are not kept (stage 1 is boxes-only and SA-1B masks would dominate memory); annotations with
     ``ignore: true`` are dropped as in mmdet. Test pipelines can pack ``instances`` as a meta key, so that
@@ -136,6 +137,9 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
     Args:
         check_files (bool): list the image folders once at load time and skip images whose file is
             absent. Turn off for storage backends that cannot list folders. Defaults to True.
+        source (str, optional): name of the annotation source (e.g. ``'sa1b'``), stored in every item as
+            ``source``; pack it as a meta key for models that treat sources differently (the official
+            Groma proposer scores SA-1B boxes with their own objectness head). Defaults to None (absent).
         *args, **kwargs: as for mmdet ``BaseDetDataset`` / mmengine ``BaseDataset`` (``ann_file``,
             ``data_root``, ``data_prefix=dict(img=...)``, ``filter_cfg``, ``pipeline``, ``test_mode``,
             ``serialize_data``, ``lazy_init``, ``backend_args``, ...).
@@ -143,8 +147,9 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
 
     METAINFO = dict(classes=('object', ), palette=[(220, 20, 60)])
 
-    def __init__(self, *args, check_files: bool = True, **kwargs) -> None:
+    def __init__(self, *args, check_files: bool = True, source: Optional[str] = None, **kwargs) -> None:
         self.check_files = check_files
+        self.source = source
         self.bad_entries: List[dict] = []
         super().__init__(*args, **kwargs)
 
@@ -190,9 +195,11 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
                     self._bad(img['id'], ann.get('id'), reason)
                     continue
                 instances.append(dict(bbox=box, bbox_label=0, ignore_flag=int(bool(ann.get('iscrowd', 0)))))
-            data_list.append(
-                dict(img_path=img_path, img_id=img['id'], seg_map_path=None, height=height, width=width,
-                     instances=instances))
+            info = dict(img_path=img_path, img_id=img['id'], seg_map_path=None, height=height, width=width,
+                        instances=instances)
+            if self.source is not None:
+                info['source'] = self.source
+            data_list.append(info)
         self._report(num_images=len(all_images), num_anns=len(all_anns))
         return data_list
 

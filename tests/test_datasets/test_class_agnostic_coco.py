@@ -206,6 +206,15 @@ def test_two_sources_mixed_by_multi_source_sampler(tmp_path):
     assert len(labels) > 0 and set(labels.tolist()) == {0}
 
 
+def test_a_named_source_reaches_the_data_samples(tmp_path):
+    make_coco_dataset(tmp_path, num_images=2, img_size=IMG_SIZE, seed=3, mask_only=True)
+    pipeline = train_pipeline()[:-1] + [dict(type='mmdet.PackDetInputs', meta_keys=PACK_META_KEYS + ('source', ))]
+    named = build_dataset(tmp_path, source='sa1b', pipeline=pipeline)
+    assert named.get_data_info(0)['source'] == 'sa1b'
+    assert named[0]['data_samples'].source == 'sa1b'
+    assert 'source' not in build_dataset(tmp_path, pipeline=pipeline)[0]['data_samples']
+
+
 def test_test_pipeline_feeds_coco_metric_without_ann_file(tmp_path):
     ann_file = make_coco_dataset(tmp_path, num_images=5, img_size=IMG_SIZE, seed=2)
     dataset = build_dataset(tmp_path, test_mode=True, pipeline=[
