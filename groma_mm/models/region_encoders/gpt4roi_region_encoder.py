@@ -190,7 +190,8 @@ class GPT4RoIRegionEncoder(BaseModule):
             scales = [1 / stride for stride in self.featmap_strides]
         return rois, scales
 
-    def forward(self, layer_feats: Sequence[Tensor], bboxes: List[Tensor], input_shape: Tuple[int, int]) -> List[Tensor]:
+    def forward(self, layer_feats: Sequence[Tensor], bboxes: List[Tensor],
+                input_shape: Tuple[int, int]) -> List[Tensor]:
         """Encode every image's boxes.
 
         Args:
