@@ -34,6 +34,9 @@ def parse_args():
     parser.add_argument('--max-new-tokens', type=int)
     parser.add_argument('--temperature', type=float, help='sampling temperature (sampling is off by default)')
     parser.add_argument('--top-p', type=float, help='nucleus sampling threshold (turns sampling on)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle the checkpoints in full, which can run code they contain: only for files '
+                        'from a source you trust (by default anything beyond weights is refused)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.proposer_checkpoint=PATH')
     args = parser.parse_args()
@@ -63,11 +66,15 @@ def main():
     args = parse_args()
     from groma_mm.apis import GromaInferencer, draw_grounded_result
     from groma_mm.apis.inputs import InputError, load_image
+    from groma_mm.engine.checkpoint_loading import CheckpointMismatchError, UnsafeCheckpointError
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    inferencer = GromaInferencer(cfg, args.checkpoint, device=args.device)
+    try:
+        inferencer = GromaInferencer(cfg, args.checkpoint, device=args.device, trust_checkpoint=args.trust_checkpoint)
+    except (CheckpointMismatchError, UnsafeCheckpointError, FileNotFoundError) as err:
+        sys.exit(f'error: {err}')
     os.makedirs(args.out_dir, exist_ok=True)
     failed = 0
     if args.proposals:
@@ -87,7 +94,8 @@ def main():
             continue
         drawing = osp.join(args.out_dir, f'{stem}_groma.jpg')
         try:
-            draw_grounded_result(load_image(image, image), result=result, proposals=proposals, out_file=drawing)
+            draw_grounded_result(load_image(image, image), result=result, proposals=proposals, out_file=drawing,
+                                 user_boxes=args.box if result is not None else None)
         except InputError as err:
             failed += 1
             print(f'{image}: ERROR {err}', file=sys.stderr)

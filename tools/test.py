@@ -6,6 +6,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from groma_mm.engine.checkpoint_loading import (CheckpointMismatchError, UnsafeCheckpointError, load_weights,
+                                                 maybe_trusted)
 from groma_mm.utils import apply_cli_overrides, register_all_modules
 
 
@@ -22,6 +24,9 @@ def parse_args():
         nargs='+',
         action=DictAction,
         help='override settings in the config, key=value pairs such as test_dataloader.dataset.data_root=x')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle the checkpoint in full, which can run code it contains: only for a file '
+                        'from a source you trust (by default anything beyond weights is refused)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -38,7 +43,8 @@ def main():
     apply_cli_overrides(cfg, args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg.load_from = args.checkpoint
+    # Loaded strictly below, not through load_from (which leaves unmatched weights random with a warning).
+    cfg.load_from, cfg.resume = None, False
     if args.show_dir:
         hook = cfg.default_hooks.visualization
         hook.draw, hook.test_out_dir = True, args.show_dir
@@ -47,7 +53,12 @@ def main():
         from groma_mm.evaluation import with_prediction_dump
         cfg.test_evaluator = with_prediction_dump(cfg.test_evaluator, args.dump_json)
 
-    runner = Runner.from_cfg(cfg)
+    try:
+        with maybe_trusted(args.trust_checkpoint):
+            runner = Runner.from_cfg(cfg)
+            load_weights(runner.model, args.checkpoint, strict=True, logger=runner.logger)
+    except (CheckpointMismatchError, UnsafeCheckpointError) as err:
+        raise SystemExit(f'error: {err}')
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must end with .pkl or .pickle, got {args.out}')

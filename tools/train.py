@@ -5,6 +5,7 @@ import os
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from groma_mm.engine.checkpoint_loading import maybe_trusted
 from groma_mm.utils import apply_cli_overrides, register_all_modules
 
 
@@ -26,6 +27,11 @@ def parse_args():
         action=DictAction,
         help='override settings in the config, key=value pairs such as '
         'train_dataloader.dataset.data_root=data/x model.num_queries=100')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='unpickle load_from / --resume checkpoints in full, which can run code they contain: only for '
+        'files from a source you trust (by default anything beyond weights is refused)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -38,7 +44,8 @@ def build_config(args) -> Config:
     cfg = Config.fromfile(args.config)
     apply_cli_overrides(cfg, args)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        skips = cfg.optim_wrapper.get('type') == 'SkipNonFiniteOptimWrapper'
+        cfg.optim_wrapper.type = 'SkipNonFiniteAmpOptimWrapper' if skips else 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
@@ -47,6 +54,9 @@ def build_config(args) -> Config:
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
+        if args.resume.endswith('.safetensors'):
+            raise SystemExit(f'--resume needs a training checkpoint (.pth with optimizer and loop state); '
+                             f'{args.resume} holds weights only: pass it as --cfg-options load_from=...')
         cfg.resume, cfg.load_from = True, args.resume
     return cfg
 
@@ -55,8 +65,9 @@ def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with maybe_trusted(args.trust_checkpoint):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

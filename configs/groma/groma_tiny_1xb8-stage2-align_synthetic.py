@@ -29,13 +29,13 @@ train_dataloader = dict(
         ]))
 
 max_epochs = 1
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs)
 # Held-out evaluation is a separate tools/test.py run (REC, region captions); none during training.
 val_dataloader = None
 val_evaluator = None
 val_cfg = None
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.0),
+optim_wrapper = dict(type='SkipNonFiniteOptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),

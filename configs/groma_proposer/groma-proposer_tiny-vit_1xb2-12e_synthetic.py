@@ -53,7 +53,7 @@ test_dataloader = val_dataloader
 
 # The paper's optimizer (AdamW 2e-4, wd 1e-4, clip, slower offsets) over a small epoch-based schedule.
 max_epochs = 12
-train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+train_cfg = dict(_delete_=True, type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, begin=0, end=max_epochs, milestones=[10], gamma=0.1)]
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=max_epochs))
 log_processor = dict(window_size=5)

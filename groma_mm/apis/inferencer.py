@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.runner.checkpoint import load_checkpoint
 
 from groma_mm.apis.inputs import ImageInput, InputError, check_box_references, check_boxes, load_image
+from groma_mm.engine.checkpoint_loading import load_weights, maybe_trusted
 from groma_mm.registry import MODELS, TRANSFORMS
 from groma_mm.utils import register_all_modules
 
@@ -51,11 +51,16 @@ class GromaInferencer:
 
     Args:
         config: a Groma config file or ``Config``.
-        checkpoint: weights to load (a full file, or a stage checkpoint on top of the config's sources).
-        device: torch device.
+        checkpoint: weights to load (``.pth`` or ``.safetensors``): a full file, or a stage checkpoint on
+            top of the config's sources (``proposer_checkpoint``, a pretrained LLM). Loaded strictly: a
+            weight with no value, or one the model lacks, raises ``CheckpointMismatchError`` naming it.
+        device: torch device (``'cuda'`` on a GPU).
         image_size: encoder input (H, W); read from the config's ``image_size`` when not given.
         generation_cfg: default ``generate`` options (e.g. ``max_new_tokens``, ``temperature``,
             ``top_p``, ``do_sample``); greedy unless changed.
+        trust_checkpoint: unpickle the checkpoints (this one and the config's ``proposer_checkpoint``) in
+            full, which runs any code they contain; by default anything beyond weights is refused with
+            ``UnsafeCheckpointError``. Only for files from a source you trust.
     """
 
     def __init__(self,
@@ -63,14 +68,17 @@ class GromaInferencer:
                  checkpoint: Optional[str] = None,
                  device: str = 'cpu',
                  image_size: Optional[Sequence[int]] = None,
-                 generation_cfg: Optional[dict] = None) -> None:
+                 generation_cfg: Optional[dict] = None,
+                 trust_checkpoint: bool = False) -> None:
         register_all_modules()
         cfg = Config.fromfile(config) if isinstance(config, str) else config
         self.cfg = cfg
-        self.model = MODELS.build(cfg.model)
-        self.model.init_weights()
-        if checkpoint is not None:
-            load_checkpoint(self.model, checkpoint, map_location='cpu', strict=False)
+        with maybe_trusted(trust_checkpoint):
+            self.model = MODELS.build(cfg.model)
+            if checkpoint is None:
+                self.model.init_weights()
+            else:  # every weight comes from the checkpoint or a source: nothing to initialize
+                load_weights(self.model, checkpoint, map_location='cpu', strict=True)
         self.model.to(device).eval()
         size = tuple(image_size or cfg.get('image_size', (448, 448)))
         self.resize = TRANSFORMS.build(dict(type='mmdet.Resize', scale=(size[1], size[0]), keep_ratio=False))

@@ -120,6 +120,7 @@ class LengthGroupedMixSampler(Sampler):
         self.seed = sync_random_seed() if seed is None else int(seed)
         self.round_up = round_up
         self.epoch = 0
+        self._skip = 0
         self.offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
         self.counts = [int(round(r * n)) for r, n in zip(ratios, self.sizes)]
         self.num_total = sum(self.counts)
@@ -181,7 +182,8 @@ class LengthGroupedMixSampler(Sampler):
                 start = sum(sizes[:self.rank])
                 chunk = batch[start:start + sizes[self.rank]].tolist()
             indices += [int(i) for i in chunk]
-        return iter(indices)
+        skip, self._skip = self._skip, 0
+        return iter(indices[skip:])
 
     def __len__(self) -> int:
         global_size = self.world_size * self.batch_size
@@ -193,3 +195,10 @@ class LengthGroupedMixSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         """Called by the runner each epoch: a new subset, order and grouping."""
         self.epoch = epoch
+
+    def skip(self, num_samples: int) -> None:
+        """Make the next iteration start after its first ``num_samples`` indices of this rank (a resumed
+        epoch, see ``ResumableEpochBasedTrainLoop``); ``len`` stays the epoch's, as the loop counts it so."""
+        if num_samples < 0:
+            raise ValueError(f'cannot skip {num_samples} samples')
+        self._skip = int(num_samples)

@@ -12,7 +12,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='SkipNonFiniteOptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),
     clip_grad=dict(max_norm=0.1, norm_type=2),
     # Deformable DETR's rule: offsets and reference points learn 10× slower.

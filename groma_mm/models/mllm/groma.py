@@ -10,7 +10,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from groma_mm.datasets.prompt_builder import GromaPromptBuilder, PromptError
+from groma_mm.datasets.prompt_builder import IGNORE_INDEX, GromaPromptBuilder, PromptError
 from groma_mm.models.mllm.parser import parse_grounded_answer
 from groma_mm.models.mllm.region_selection import select_regions, user_box_indices
 from groma_mm.models.proposers.groma_proposer import detr_proposals, to_input_frame
@@ -225,26 +225,93 @@ class Groma(BaseModel):
         raise RuntimeError(f'invalid mode "{mode}"; only "loss", "predict" and "tensor" are supported')
 
     def loss(self, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
-        """Masked next-token loss over the assistant replies of the batch."""
-        image_tokens, region_tokens, regions, maps = self._encode(inputs, data_samples, training=True)
+        """Masked next-token loss over the assistant replies of the batch.
+
+        A sample that cannot be trained on is skipped, counted and logged with its file and index, whatever
+        the reason: non-finite boxes, more boxes than region slots or anything else its encoding raises, a
+        prompt that cannot be built (empty conversation, ...), no reply token left to learn from. The rest
+        of the batch trains. A non-finite loss is logged with the batch's samples; the optimizer wrapper
+        (``SkipNonFiniteOptimWrapper``) then skips the update.
+
+        Returns:
+            ``loss`` and ``skipped`` (samples of this batch left out).
+        """
+        encoded, (image_tokens, region_tokens, regions, maps) = self._encode_trainable(inputs, data_samples)
         prompts, keep = [], []
-        for i, sample in enumerate(data_samples):
+        for i in encoded:
+            sample = data_samples[i]
             try:
-                prompts.append(self.prompt_builder(sample.conversation, len(regions[i]), maps[i],
-                                                   grounding=sample.get('grounding', False),
-                                                   sample=_sample_name(sample)))
-                keep.append(i)
-            except PromptError as err:
+                prompt = self.prompt_builder(sample.conversation, len(regions[i]), maps[i],
+                                             grounding=sample.get('grounding', False), sample=_sample_name(sample))
+            except Exception as err:  # noqa: BLE001 — any malformed sample is one skipped sample, not a dead run
                 self._skip(sample, err)
+                continue
+            if not (prompt.labels != IGNORE_INDEX).any():
+                self._skip(sample, PromptError('no reply token to learn from (every label is masked)'))
+                continue
+            prompts.append(prompt)
+            keep.append(i)
+        skipped = inputs.new_tensor(float(len(data_samples) - len(keep)))
         if not prompts:
             # Every sample was bad: a zero loss that still touches the trainable weights (DDP needs it).
-            return dict(loss=sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0)
+            return dict(loss=sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0, skipped=skipped)
         batch = self.prompt_builder.pad(prompts, padding_side='right')
         batch = {k: v.to(inputs.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
         embeds = self._embed(batch, image_tokens[keep], [region_tokens[i] for i in keep])
         out = self.llm(inputs_embeds=embeds, attention_mask=batch['attention_mask'], labels=batch['labels'],
                        use_cache=False)
-        return dict(loss=out.loss)
+        if not torch.isfinite(out.loss):
+            MMLogger.get_current_instance().warning(
+                f'non-finite loss {out.loss.item()} on the batch of ' + ', '.join(_sample_name(data_samples[i])
+                                                                           for i in keep))
+        return dict(loss=out.loss, skipped=skipped)
+
+    def _encode_trainable(self, inputs: Tensor, data_samples: list) -> tuple:
+        """:meth:`_encode` in training mode over the samples that encode; the others are skipped.
+
+        Returns:
+            the batch indices encoded, and ``_encode``'s outputs indexed by batch index (entries of skipped
+            samples are never read).
+        """
+        usable = []
+        for i, sample in enumerate(data_samples):
+            boxes = sample.get('bboxes', None)
+            if boxes is not None and not torch.isfinite(boxes).all():
+                self._skip(sample, ValueError(f'non-finite box among {boxes.tolist()}'))
+            else:
+                usable.append(i)
+        try:
+            outputs = self._encode_subset(inputs, data_samples, usable)
+        except Exception:  # noqa: BLE001 — find the samples that fail alone; the others train together
+            alone = []
+            for i in usable:
+                try:
+                    with torch.no_grad():
+                        self._encode(inputs[i:i + 1], [data_samples[i]], training=True)
+                    alone.append(i)
+                except Exception as err:  # noqa: BLE001
+                    self._skip(data_samples[i], err)
+            if len(alone) == len(usable):
+                raise  # not a per-sample failure
+            usable = alone
+            outputs = self._encode_subset(inputs, data_samples, usable)
+        return usable, outputs
+
+    def _encode_subset(self, inputs: Tensor, data_samples: list, indices: List[int]) -> tuple:
+        """``_encode`` of ``indices`` only, its per-sample outputs placed back at their batch indices."""
+        size = len(data_samples)
+        if len(indices) == size:
+            return self._encode(inputs, data_samples, training=True)
+        if not indices:
+            return None, [], [], []
+        image_tokens, region_tokens, regions, maps = self._encode(inputs[indices], [data_samples[i] for i in indices],
+                                                                  training=True)
+        placed_tokens = image_tokens.new_zeros((size, ) + tuple(image_tokens.shape[1:]))
+        placed_tokens[indices] = image_tokens
+        placed = [[None] * size for _ in range(3)]
+        for k, i in enumerate(indices):
+            placed[0][i], placed[1][i], placed[2][i] = region_tokens[k], regions[k], maps[k]
+        return (placed_tokens, *placed)
 
     @torch.no_grad()
     def predict_regions(self, inputs: Tensor, data_samples: list) -> List[InstanceData]:
