@@ -84,7 +84,7 @@ class GromaInferencer:
         self.resize = TRANSFORMS.build(dict(type='mmdet.Resize', scale=(size[1], size[0]), keep_ratio=False))
         self.pack = TRANSFORMS.build(dict(type='PackGromaInputs'))
         self.generation_cfg = dict(generation_cfg or {})
-        self.max_boxes = self.model.post_processor.max_regions
+        self.max_boxes = self.model.region_selector.max_regions
 
     # ------------------------------------------------------------------------------------ core
     def _prepare(self, index: int, image: ImageInput, conversation: List[dict], boxes: Boxes, grounding: bool,

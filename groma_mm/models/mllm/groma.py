@@ -12,7 +12,7 @@ from torch import Tensor
 
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX, GromaPromptBuilder, PromptError
 from groma_mm.models.mllm.parser import parse_grounded_answer
-from groma_mm.models.mllm.region_selection import select_regions, user_box_indices
+from groma_mm.models.mllm.region_selection import user_box_indices
 from groma_mm.models.proposers.groma_proposer import detr_proposals, to_input_frame
 from groma_mm.registry import MODELS, TASK_UTILS
 
@@ -50,14 +50,18 @@ class Groma(BaseModel):
         tokenizer: tokenizer config (``HFTokenizer``, or ``TinyWordTokenizer`` for tests).
         llm: LLM config (``HFCausalLM``); it receives the built tokenizer and ``num_proxy_tokens``.
         prompt: ``GromaPromptBuilder`` options (template, num_image_tokens, max_length, intro_turn, …).
-        post_processor: region selection (``RegionPostProcessor``): NMS 0.6, score 0.15, top 100.
+        post_processor: proposal filter of the default region selection (``RegionPostProcessor``): NMS
+            0.6, score 0.15, top 100.
+        region_selector: how regions are chosen from proposals and conversation boxes (``TASK_UTILS``);
+            ``None`` is our recipe, ``ScoreRankedRegionSelector`` over ``post_processor`` and
+            ``answer_score``; ``OfficialRegionSelector`` is the released checkpoints' one NMS.
         proposer_checkpoint: stage-1 checkpoint loaded into the proposer.
         freeze_proposer: keep the encoder and proposer frozen (stages 2 and 3).
         freeze_image_tokenizer / freeze_region_encoder: freeze those parts.
         image_layer: index (into the encoder outputs) of the layer the image tokenizer reads.
         region_layers: indices of the layers the region encoder reads.
         num_proxy_tokens: N of ``<r0>…<r{N-1}>``; at most N regions per image.
-        answer_score: rank score of a ground-truth answer box no proposal stands for.
+        answer_score: rank score of a ground-truth answer box no proposal stands for (default selector).
         shuffle_regions: random region order in training (inference is always ordered by score).
         save_trainable_only: checkpoints hold only trainable weights (a stage's checkpoint holds what
             that stage trained); :meth:`full_state_dict` gives everything.
@@ -72,6 +76,7 @@ class Groma(BaseModel):
                  llm: dict,
                  prompt: Optional[dict] = None,
                  post_processor: dict = dict(type='RegionPostProcessor'),
+                 region_selector: Optional[dict] = None,
                  proposer_checkpoint: Optional[str] = None,
                  freeze_proposer: bool = True,
                  freeze_image_tokenizer: bool = False,
@@ -92,10 +97,11 @@ class Groma(BaseModel):
             load_checkpoint(self.proposer, proposer_checkpoint, map_location='cpu', strict=True,
                             revise_keys=[(r'^module\.', '')])
         self.proposer_checkpoint = proposer_checkpoint
-        self.post_processor = TASK_UTILS.build(post_processor)
-        if self.post_processor.max_regions > num_proxy_tokens:
-            raise ValueError(f'post_processor.max_regions={self.post_processor.max_regions} exceeds '
-                             f'num_proxy_tokens={num_proxy_tokens}: some regions would have no proxy token')
+        self.region_selector = TASK_UTILS.build(region_selector or dict(
+            type='ScoreRankedRegionSelector', post_processor=post_processor, answer_score=answer_score))
+        if self.region_selector.max_regions > num_proxy_tokens:
+            raise ValueError(f'region selection keeps up to {self.region_selector.max_regions} regions (max_regions) '
+                             f'but num_proxy_tokens={num_proxy_tokens}: some regions would have no proxy token')
 
         self.tokenizer = MODELS.build(tokenizer)
         self.llm = MODELS.build(dict(llm, tokenizer=self.tokenizer, num_proxy_tokens=num_proxy_tokens))
@@ -114,7 +120,6 @@ class Groma(BaseModel):
                 module.requires_grad_(False)
         self.image_layer = image_layer
         self.region_layers = tuple(region_layers)
-        self.answer_score = answer_score
         self.shuffle_regions = shuffle_regions
         self.save_trainable_only = save_trainable_only
         self.generation_cfg = dict(max_new_tokens=128, do_sample=False)
@@ -173,8 +178,8 @@ class Groma(BaseModel):
                 bboxes = bboxes[sorted(users)] if users else bboxes[:0]
                 index_of = sorted(users)
                 users = set(range(len(index_of)))
-            regions, box_to_region = select_regions(self.post_processor, props, bboxes, users, self.answer_score,
-                                                    shuffle=training and self.shuffle_regions)
+            regions, box_to_region = self.region_selector(props, bboxes, users,
+                                                          shuffle=training and self.shuffle_regions)
             if not training:
                 box_to_region = {index_of[i]: r for i, r in enumerate(box_to_region)}
             regions_list.append(regions)

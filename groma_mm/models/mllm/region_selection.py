@@ -7,6 +7,8 @@ from mmdet.structures.bbox import bbox_overlaps
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from groma_mm.registry import TASK_UTILS
+
 _BOX = re.compile(r'<box(\d+)>')
 _REGION = '<region>'
 
@@ -72,3 +74,34 @@ def select_regions(post_processor,
         if k >= 0:
             box_to_region[k] = region_id
     return regions, box_to_region
+
+
+@TASK_UTILS.register_module()
+class ScoreRankedRegionSelector:
+    """Our recipe's region selection (:func:`select_regions`) as a swappable part of the MLLM.
+
+    Proposals go through ``post_processor``; user boxes always survive and come first; a ground-truth
+    answer box keeps a region of its own, ranked by the score of the proposal it stands for.
+
+    Args:
+        post_processor: a ``RegionPostProcessor`` config (NMS 0.6, score 0.15, top 100).
+        answer_score: score of an answer box no proposal stands for.
+    """
+
+    def __init__(self, post_processor: dict = dict(type='RegionPostProcessor'), answer_score: float = 0.2) -> None:
+        self.post_processor = TASK_UTILS.build(post_processor)
+        self.answer_score = answer_score
+
+    @property
+    def max_regions(self) -> int:
+        return self.post_processor.max_regions
+
+    def __call__(self,
+                 proposals: InstanceData,
+                 bboxes: Tensor,
+                 user_indices: Set[int],
+                 shuffle: bool = False,
+                 generator: Optional[torch.Generator] = None) -> Tuple[InstanceData, List[int]]:
+        """See :func:`select_regions`."""
+        return select_regions(self.post_processor, proposals, bboxes, user_indices, self.answer_score, shuffle,
+                              generator)
