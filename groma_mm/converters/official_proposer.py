@@ -235,7 +235,8 @@ def _convert_heads(src: SourceKeys, p: str, num_layers: int, out: Dict[str, Tens
         for j, mm_index in enumerate((0, 2, 4)):  # Linear, ReLU, Linear, ReLU, Linear
             _linear(src, out, f'{p}bbox_embed.{layer}.layers.{j}', f'bbox_head.reg_branches.{layer}.{mm_index}',
                     tied=[f'{p}decoder.bbox_embed.{layer}.layers.{j}'])
-    _linear(src, out, f'{p}class_embed_enc', f'bbox_head.cls_branches.{num_layers}', tied=[f'{p}decoder.class_embed_enc'])
+    _linear(src, out, f'{p}class_embed_enc', f'bbox_head.cls_branches.{num_layers}',
+            tied=[f'{p}decoder.class_embed_enc'])
     for head, branches in (('coco', 'cls_branches'), ('sa1b', 'sa1b_cls_branches')):
         for layer in range(num_layers):
             _linear(src, out, f'{p}class_embed_{head}.{layer}', f'bbox_head.{branches}.{layer}',

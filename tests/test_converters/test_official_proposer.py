@@ -68,8 +68,8 @@ def test_a_head_missing_under_both_tied_names_is_named(case):
 def test_a_checkpoint_that_kept_one_name_per_tied_tensor_converts_the_same(case):
     full = convert(case['state_dict'], case['config'])
     # safetensors writers drop one name of every shared tensor; here the decoder attributes go
-    deduplicated = {k: v for k, v in case['state_dict'].items()
-                    if not k.startswith(('ddetr_transformer.decoder.bbox_embed', 'ddetr_transformer.decoder.class_embed'))}
+    tied_names = ('ddetr_transformer.decoder.bbox_embed', 'ddetr_transformer.decoder.class_embed')
+    deduplicated = {k: v for k, v in case['state_dict'].items() if not k.startswith(tied_names)}
     assert len(deduplicated) < len(case['state_dict'])
     out = convert(deduplicated, case['config'])
     assert out.keys() == full.keys() and all(torch.equal(out[k], full[k]) for k in out)

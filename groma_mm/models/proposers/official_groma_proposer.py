@@ -1,5 +1,5 @@
 """The region proposer of the released Groma checkpoints, as an mmdet two-stage Deformable DETR."""
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from mmdet.models.detectors import DeformableDETR
 from torch import Tensor, nn
@@ -51,7 +51,10 @@ class OfficialGromaProposer(RegionPredictionMixin, DeformableDETR):
         super().init_weights()
         nn.init.normal_(self.query_embedding.weight)
 
-    def get_proposal_pos_embed(self, proposals: Tensor, num_pos_feats: int = None, temperature: int = 10000) -> Tensor:
+    def get_proposal_pos_embed(self,
+                               proposals: Tensor,
+                               num_pos_feats: Optional[int] = None,
+                               temperature: int = 10000) -> Tensor:
         """Sine features of (bs, nq, 4) proposal logits → (bs, nq, 2 * embed_dims).
 
         mmdet fixes 128 features per coordinate (right for width 256 only); the released model uses
