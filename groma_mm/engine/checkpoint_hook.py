@@ -48,23 +48,29 @@ class AtomicCheckpointHook(CheckpointHook):
     def _save_checkpoint_with_step(self, runner, step, meta):
         if not isinstance(self.file_backend, LocalBackend):
             return super()._save_checkpoint_with_step(runner, step, meta)
+        outdated = self._book_keeping(runner, step)
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         runner.save_checkpoint(self.out_dir, filename + '.tmp', self.file_client_args,
                                save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
                                meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-        if is_main_process():
-            os.replace(self.last_ckpt + '.tmp', self.last_ckpt)
-            _replace_text(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-        self._forget_outdated(runner, step)
-
-    def _forget_outdated(self, runner, step) -> None:
-        if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+        if not is_main_process():
             return
+        os.replace(self.last_ckpt + '.tmp', self.last_ckpt)
+        _replace_text(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+        if outdated is not None and self.file_backend.isfile(outdated):
+            self.file_backend.remove(outdated)
+
+    def _book_keeping(self, runner, step):
+        """Record ``step`` among the kept checkpoints (before saving, so the checkpoint knows it) and return
+        the path of the one it pushes out, to be removed once the new one is in place."""
+        if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            return None
+        outdated = None
         if len(self.keep_ckpt_ids) >= self.max_keep_ckpts:  # a deque with maxlen: make room explicitly
-            old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
-            if is_main_process() and self.file_backend.isfile(old):
-                self.file_backend.remove(old)
+            outdated = self.file_backend.join_path(self.out_dir,
+                                                   self.filename_tmpl.format(self.keep_ckpt_ids.popleft()))
         self.keep_ckpt_ids.append(step)
         runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        return outdated

@@ -39,7 +39,10 @@ def test_cli_prints_the_answer_and_writes_drawing_and_json(checkpoint, tmp_path)
     record = json.loads(out.stdout.strip().splitlines()[-1])
     assert record['error'] is None and record['regions']['bboxes'][0] == [10.0, 10.0, 60.0, 50.0]
     assert osp.isfile(tmp_path / 'out' / 'scene_groma.jpg') and osp.isfile(tmp_path / 'out' / 'scene.json')
-    assert cv2.imread(str(tmp_path / 'out' / 'scene_groma.jpg')).shape == (90, 120, 3)
+    drawing = cv2.imread(str(tmp_path / 'out' / 'scene_groma.jpg'))
+    assert drawing.shape == (90, 120, 3)
+    # The --box is drawn (dashed white) on the flat grey scene.
+    assert (drawing[10, 12:58].min(axis=1) > 200).mean() > 0.3
 
 
 def test_cli_proposals_mode_draws_the_regions(checkpoint, tmp_path):
