@@ -11,11 +11,15 @@ from groma_mm.registry import MODELS
 
 
 class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channel axis of an NCHW map (ViTDet's choice for the pyramid)."""
+    """LayerNorm over the channel axis of an NCHW map (ViTDet's choice for the pyramid).
+
+    The output is contiguous NCHW memory, not a permuted view: mmcv's RoIAlign kernels index the raw
+    memory as NCHW, so a channels-last view would give every crop the features of other pixels.
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
-                            self.eps).permute(0, 3, 1, 2)
+                            self.eps).permute(0, 3, 1, 2).contiguous()
 
 
 def _rescale_block(channels: int, scale: float) -> nn.Module:

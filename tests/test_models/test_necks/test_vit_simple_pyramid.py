@@ -40,3 +40,14 @@ def test_bad_configuration_is_rejected_with_a_clear_message():
     neck = ViTSimplePyramid(in_channels=32, out_channels=16, scale_factors=(1.0, 0.5))
     with pytest.raises(ValueError, match='one input per level'):
         neck(_layers(3))
+
+
+def test_levels_are_contiguous_nchw_so_roi_align_reads_the_right_pixels():
+    from mmcv.ops import roi_align
+    neck = ViTSimplePyramid(in_channels=32, out_channels=16, scale_factors=(2.0, 1.0, 0.5))
+    rois = torch.tensor([[0, 1.0, 2.0, 5.0, 7.0], [1, 3.0, 0.0, 8.0, 4.0]])
+    for level in neck(_layers(3)):
+        assert level.is_contiguous()
+        torch.testing.assert_close(roi_align(level, rois, 2, level.shape[-1] / 8, 2, 'avg', True),
+                                   roi_align(level.clone(memory_format=torch.contiguous_format), rois, 2,
+                                             level.shape[-1] / 8, 2, 'avg', True))
