@@ -166,15 +166,34 @@ class GromaInferencer:
 
     # ------------------------------------------------------------------------------------ tasks
     def ask(self, images, prompts, boxes=None, grounding=False, **kwargs):
-        """One question per image: ``prompts`` is a string or a list of strings."""
+        """One question per image: ``prompts`` is a string or a list of strings (several prompts with one
+        image: see :meth:`ask_about`)."""
         single = isinstance(images, (str, np.ndarray))
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         conversations = [[dict(role='user', content=p)] for p in prompts]
+        if single and len(prompts) > 1:
+            return self.ask_about(images, prompts, boxes, grounding, **kwargs)
         if single:
             return self.chat(images, conversations[0], boxes, grounding, **kwargs)
         if len(conversations) == 1:
             conversations = conversations * len(images)
         return self.chat(images, conversations, boxes, grounding, **kwargs)
+
+    def ask_about(self, image: ImageInput, prompts: Sequence[str], boxes: Boxes = None,
+                  grounding: Union[bool, Sequence[bool]] = False, **kwargs) -> List[GroundedResult]:
+        """Several questions about one image (its ``boxes`` shared by all), answered in one batch.
+
+        The model encodes each distinct image of a batch once, so the encoder and the proposer see this
+        image once, and questions with the same boxes share its region tokens. ``batch_size`` defaults to
+        the number of questions; a smaller one encodes the image once per batch.
+
+        Returns:
+            One :class:`GroundedResult` per prompt, in order.
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        kwargs.setdefault('batch_size', max(len(prompts), 1))
+        conversations = [[dict(role='user', content=p)] for p in prompts]
+        return self.chat([image] * len(prompts), conversations, [boxes] * len(prompts), grounding, **kwargs)
 
     def ground(self, images, expressions, all_instances: bool = False, **kwargs):
         """Referring expression comprehension ("Locate <p>…</p> in the image."), or with

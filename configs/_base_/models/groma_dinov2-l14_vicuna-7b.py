@@ -3,6 +3,10 @@
 _base_ = ['./groma_proposer_dinov2_l14.py']
 
 llm_path = 'checkpoints/vicuna-7b-v1.5'
+# Vicuna-7B's architecture, for runs without its weights (tools/benchmark.py --random-weights).
+llm_random_init_config = dict(model_type='llama', hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                              num_attention_heads=32, num_key_value_heads=32, vocab_size=32000,
+                              max_position_embeddings=4096, rms_norm_eps=1e-5)
 proposer_checkpoint = 'checkpoints/groma_stage1_proposer.pth'
 
 model = dict(
@@ -30,4 +34,6 @@ model = dict(
         gradient_checkpointing=True),
     prompt=dict(template='vicuna_v1', num_image_tokens=256, max_length=2048),
     num_proxy_tokens=100,
-    generation_cfg=dict(max_new_tokens=512))
+    generation_cfg=dict(max_new_tokens=512),
+    # Static KV cache with the decode step as a CUDA graph; 'hf' runs transformers' generate instead.
+    generator='static')

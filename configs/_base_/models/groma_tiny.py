@@ -30,4 +30,6 @@ model = dict(
             num_key_value_heads=4,
             max_position_embeddings=1024)),
     prompt=dict(template='vicuna_v1', num_image_tokens=16, max_length=1024),
-    generation_cfg=dict(max_new_tokens=24))
+    generation_cfg=dict(max_new_tokens=24),
+    # Static KV cache (CUDA-graph decode on a GPU); 'hf' runs transformers' generate instead.
+    generator='static')

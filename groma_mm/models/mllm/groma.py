@@ -1,7 +1,8 @@
 """Groma: an MLLM that refers and grounds through region tokens (paper §3)."""
 import copy
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MMLogger
@@ -11,8 +12,10 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX, GromaPromptBuilder, PromptError
+from groma_mm.models.mllm.generation import build_generator, generation_key
 from groma_mm.models.mllm.parser import parse_grounded_answer
 from groma_mm.models.mllm.region_selection import user_box_indices
+from groma_mm.models.mllm.shared_inputs import group_identical_boxes, group_identical_images
 from groma_mm.models.proposers.groma_proposer import detr_proposals, to_input_frame
 from groma_mm.registry import MODELS, TASK_UTILS
 
@@ -28,6 +31,22 @@ def _generation_prompt(conversation: Sequence[dict]) -> List[dict]:
     return list(conversation[:last_user + 1])
 
 
+@dataclass
+class GenerationBatch:
+    """Answerable samples that share generation settings, ready for the generator.
+
+    Attributes:
+        indices: the samples' positions in the batch (N of them).
+        options: their generation options.
+        inputs_embeds: (N, L, D) left-padded prompt embeddings.
+        attention_mask: (N, L), 0 on padding.
+    """
+    indices: List[int]
+    options: dict
+    inputs_embeds: Tensor
+    attention_mask: Tensor
+
+
 @MODELS.register_module()
 class Groma(BaseModel):
     """Image encoder + region proposer + region encoder + LLM (paper Fig. 3).
@@ -41,6 +60,10 @@ class Groma(BaseModel):
     Data samples carry (from ``PackGromaInputs``): metainfo ``conversation`` (messages with ``<boxK>``
     placeholders), ``grounding``, ``img_path``, ``ori_shape``, ``scale_factor``, and the data field
     ``bboxes`` (M, 4) xyxy original-image pixels, the boxes the conversation mentions.
+
+    Samples of a batch that show the same image (equal encoder inputs) are encoded once: the encoder,
+    the proposer and the image tokenizer run on the distinct images, the region encoder on the distinct
+    (image, regions) pairs.
 
     Args:
         proposer: detector config (e.g. ``GromaProposer``, mmdet ``DINO``); its backbone is the image
@@ -65,7 +88,11 @@ class Groma(BaseModel):
         shuffle_regions: random region order in training (inference is always ordered by score).
         save_trainable_only: checkpoints hold only trainable weights (a stage's checkpoint holds what
             that stage trained); :meth:`full_state_dict` gives everything.
-        generation_cfg: ``generate`` options (greedy by default).
+        generation_cfg: generation options (greedy by default). A sample's metainfo ``generation_cfg``
+            overrides them for that sample alone: a batch is generated in groups of equal settings.
+        generator: how answers are generated: ``'hf'`` (transformers' ``generate``, every option),
+            ``'static'`` (static KV cache, CUDA-graph decode on CUDA; greedy and sampling) or a
+            ``TASK_UTILS`` config such as ``dict(type='StaticCacheGenerator', cache_multiple=128)``.
     """
 
     def __init__(self,
@@ -88,6 +115,7 @@ class Groma(BaseModel):
                  shuffle_regions: bool = False,
                  save_trainable_only: bool = True,
                  generation_cfg: Optional[dict] = None,
+                 generator: Union[str, dict] = 'hf',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg=None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -124,6 +152,7 @@ class Groma(BaseModel):
         self.save_trainable_only = save_trainable_only
         self.generation_cfg = dict(max_new_tokens=128, do_sample=False)
         self.generation_cfg.update(generation_cfg or {})
+        self.generator = build_generator(generator)
         self.num_skipped = 0
 
     # ------------------------------------------------------------------------------------ plumbing
@@ -156,21 +185,47 @@ class Groma(BaseModel):
 
     # ------------------------------------------------------------------------------------ encoding
     def _encode(self, inputs: Tensor, data_samples: list, training: bool):
-        """Run the encoder once; regions, image tokens and region tokens for every sample.
+        """Run the front end once per distinct image; regions, image tokens and region tokens per sample.
 
         Returns:
             image tokens (B, T, D); region tokens and regions (InstanceData, encoder-input pixels) per
             sample; box→region id maps per sample (user boxes always, answer boxes in training).
         """
+        feats, image_of = self.encode_images(inputs, data_samples)
+        regions_list, maps = self.propose_regions(feats, image_of, data_samples, training)
+        image_tokens = self.image_tokenizer(feats[self.image_layer])[image_of]
+        region_tokens = self.encode_regions(feats, image_of, regions_list, inputs.shape[-2:])
+        return image_tokens, region_tokens, regions_list, maps
+
+    def encode_images(self, inputs: Tensor, data_samples: list) -> Tuple[List[Tensor], List[int]]:
+        """The encoder's layers for each distinct image of the batch.
+
+        Returns:
+            the encoder outputs, each (U, C, h, w) for the U distinct images; per sample, its image's index.
+        """
+        firsts, image_of = group_identical_images(inputs, data_samples)
+        if len(firsts) < len(inputs):
+            inputs = inputs[firsts]
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_proposer):
             feats = self.proposer.backbone(inputs)
-        with torch.no_grad():
+        return feats, image_of
+
+    def propose_regions(self, feats: Sequence[Tensor], image_of: List[int], data_samples: list,
+                        training: bool) -> Tuple[List[InstanceData], List[dict]]:
+        """Proposals per distinct image, then each sample's regions (with its own boxes) and box→region map."""
+        firsts = [image_of.index(u) for u in range(len(feats[0]))]
+        # fp32 even under bf16 autocast: mmcv's deformable-attention CUDA kernel has no bf16.
+        with torch.no_grad(), torch.autocast(feats[0].device.type, enabled=False):
             propose = getattr(self.proposer, 'propose', None)
-            proposals = propose(feats, data_samples) if propose else detr_proposals(self.proposer, feats, data_samples)
+            image_samples = [data_samples[i] for i in firsts]
+            feats32 = [f.float() for f in feats]
+            proposals = (propose(feats32, image_samples) if propose else
+                         detr_proposals(self.proposer, feats32, image_samples))
 
         regions_list, maps = [], []
-        for sample, props in zip(data_samples, proposals):
-            bboxes = sample.get('bboxes', inputs.new_zeros((0, 4)))
+        for sample, image in zip(data_samples, image_of):
+            props = proposals[image]
+            bboxes = sample.get('bboxes', feats[0].new_zeros((0, 4)))
             bboxes = to_input_frame(bboxes.to(props.bboxes), sample)
             users = {k for k in user_box_indices(sample.conversation) if k < len(bboxes)}
             if not training:
@@ -184,11 +239,19 @@ class Groma(BaseModel):
                 box_to_region = {index_of[i]: r for i, r in enumerate(box_to_region)}
             regions_list.append(regions)
             maps.append(box_to_region)
+        return regions_list, maps
 
-        image_tokens = self.image_tokenizer(feats[self.image_layer])
-        region_tokens = self.region_encoder([feats[i] for i in self.region_layers], [r.bboxes for r in regions_list],
-                                            inputs.shape[-2:])
-        return image_tokens, region_tokens, regions_list, maps
+    def encode_regions(self, feats: Sequence[Tensor], image_of: List[int], regions_list: List[InstanceData],
+                       input_shape) -> List[Tensor]:
+        """Region tokens per sample, (R_b, D); a region set repeated on one image is encoded once."""
+        firsts, set_of = group_identical_boxes(image_of, [r.bboxes for r in regions_list])
+        members = [[s for s in firsts if image_of[s] == u] for u in range(len(feats[0]))]
+        boxes = [torch.cat([regions_list[s].bboxes for s in group]) for group in members]
+        per_image = self.region_encoder([feats[i] for i in self.region_layers], boxes, input_shape)
+        per_set = {}
+        for group, tokens in zip(members, per_image):
+            per_set.update(zip(group, tokens.split([len(regions_list[s].bboxes) for s in group])))
+        return [per_set[firsts[k]] for k in set_of]
 
     def _embed(self, batch: dict, image_tokens: Tensor, region_tokens: List[Tensor]) -> Tensor:
         """LLM input embeddings with the image/region slots replaced by visual tokens.
@@ -328,40 +391,20 @@ class Groma(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: list) -> list:
-        """Answer each sample's last user message; one padded ``generate`` call for the batch.
+        """Answer each sample's last user message; one padded generation per group of equal settings.
 
         Adds to each sample: ``pred_text`` (clean answer), ``pred_answer`` (``GroundedAnswer``: spans
         with phrases, region ids and boxes in original pixels; flags for anything malformed),
         ``raw_answer`` (with Groma's tags), ``pred_bboxes`` (K, 4) the referred boxes in answer order,
         ``pred_region_ids`` and ``regions`` (all regions, original pixels, with scores). A sample whose
         prompt cannot be built (e.g. it refers to a box it does not give) gets an empty answer and
-        ``error``; the rest of the batch is answered.
+        ``error``; the rest of the batch is answered. Samples whose metainfo ``generation_cfg`` differ are
+        generated in separate groups, each with its own settings.
         """
         image_tokens, region_tokens, regions, maps = self._encode(inputs, data_samples, training=False)
-        prompts, keep = [], []
-        for i, sample in enumerate(data_samples):
-            try:
-                prompts.append(self.prompt_builder(_generation_prompt(sample.conversation), len(regions[i]), maps[i],
-                                                   grounding=sample.get('grounding', False),
-                                                   sample=_sample_name(sample)))
-                keep.append(i)
-            except (PromptError, ValueError) as err:  # one bad request must not sink the batch
-                sample.error = str(err)
         generated = {}
-        if prompts:
-            batch = self.prompt_builder.pad(prompts, padding_side='left')
-            batch = {k: v.to(inputs.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
-            embeds = self._embed(batch, image_tokens[keep], [region_tokens[i] for i in keep])
-            generation = dict(self.generation_cfg)
-            for sample in data_samples:  # per-call overrides (e.g. from an inferencer) travel in the metainfo
-                generation.update(sample.get('generation_cfg', None) or {})
-            out = self.llm.generate(
-                inputs_embeds=embeds,
-                attention_mask=batch['attention_mask'],
-                eos_token_id=self.prompt_builder.stop_token_ids,
-                pad_token_id=self.prompt_builder.pad_token_id,
-                **generation)
-            generated = dict(zip(keep, out.tolist()))
+        for batch in self.generation_batches(data_samples, image_tokens, region_tokens, regions, maps):
+            generated.update(zip(batch.indices, self.generate(batch)))
         for i, (sample, region) in enumerate(zip(data_samples, regions)):
             boxes = region.bboxes / region.bboxes.new_tensor(sample.scale_factor).repeat(2)
             raw = self.prompt_builder.decode_reply(generated[i]) if i in generated else ''
@@ -374,3 +417,39 @@ class Groma(BaseModel):
             sample.pred_bboxes = boxes[ids_] if ids_ else boxes.new_zeros((0, 4))
             sample.regions = InstanceData(bboxes=boxes, scores=region.scores)
         return data_samples
+
+    def generation_batches(self, data_samples: list, image_tokens: Tensor, region_tokens: List[Tensor],
+                           regions: List[InstanceData], maps: List[dict]) -> List[GenerationBatch]:
+        """Generation prompts, padded and embedded, one :class:`GenerationBatch` per distinct settings.
+
+        A sample whose prompt cannot be built gets ``error`` and joins no batch.
+        """
+        groups: Dict[tuple, GenerationBatch] = {}
+        prompts = {}
+        for i, sample in enumerate(data_samples):
+            try:
+                prompts[i] = self.prompt_builder(_generation_prompt(sample.conversation), len(regions[i]), maps[i],
+                                                 grounding=sample.get('grounding', False),
+                                                 sample=_sample_name(sample))
+            except (PromptError, ValueError) as err:  # one bad request must not sink the batch
+                sample.error = str(err)
+                continue
+            # Per-request settings (e.g. from an inferencer) travel in the metainfo and bind that sample only.
+            options = dict(self.generation_cfg, **(sample.get('generation_cfg', None) or {}))
+            key = generation_key(options)
+            groups.setdefault(key, GenerationBatch([], options, None, None)).indices.append(i)
+        device = image_tokens.device
+        for group in groups.values():
+            batch = self.prompt_builder.pad([prompts[i] for i in group.indices], padding_side='left')
+            batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+            group.inputs_embeds = self._embed(batch, image_tokens[group.indices],
+                                              [region_tokens[i] for i in group.indices])
+            group.attention_mask = batch['attention_mask']
+        return list(groups.values())
+
+    def generate(self, batch: GenerationBatch) -> List[List[int]]:
+        """The new token ids of each sample of ``batch`` (padding after a stop token)."""
+        out = self.generator(self.llm, batch.inputs_embeds, batch.attention_mask,
+                             stop_token_ids=self.prompt_builder.stop_token_ids,
+                             pad_token_id=self.prompt_builder.pad_token_id, **batch.options)
+        return out.tolist()
