@@ -43,7 +43,8 @@ val_dataloader = dict(
     batch_size=8,
     num_workers=0,
     drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # One image's queries together, similar lengths together: less padding, one front end per image.
+    sampler=dict(type='GroupedInferenceSampler'),
     dataset=rec_val)
 test_dataloader = val_dataloader
 val_evaluator = dict(type='RECMetric')
