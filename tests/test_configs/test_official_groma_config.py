@@ -68,6 +68,7 @@ def test_unsupported_official_configs_are_refused(field, value, message):
 
 
 def test_an_unsupported_image_layer_is_refused():
-    config = dict(RELEASED_GROMA_CONFIG, perceiver_cfg=dict(RELEASED_GROMA_CONFIG['perceiver_cfg'], vis_output_layer=-6))
+    perceiver = dict(RELEASED_GROMA_CONFIG['perceiver_cfg'], vis_output_layer=-6)
+    config = dict(RELEASED_GROMA_CONFIG, perceiver_cfg=perceiver)
     with pytest.raises(ConversionError, match='vis_output_layer'):
         official_groma_cfg(config, tokenizer={})

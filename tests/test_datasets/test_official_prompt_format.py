@@ -34,7 +34,8 @@ def test_official_templates_render_as_the_official_conversations(template, expec
 
 
 def test_official_prompt_lists_regions_glues_grounding_and_refers_by_refer_feat(tokenizer):
-    conversation = [dict(role='user', content='What is <box0> next to <box1>?'), dict(role='assistant', content='a dog')]
+    conversation = [dict(role='user', content='What is <box0> next to <box1>?'),
+                    dict(role='assistant', content='a dog')]
     prompt = _official(tokenizer)(conversation, num_regions=3, box_to_region=[2, 0], grounding=True)
     intro = 'Here is an image with region crops from it. Image: <image>. Regions: <r0><region><r1><region><r2><region>.'
     assert prompt.text == (f'{SYSTEM} USER: {intro} ASSISTANT: {INTRO_REPLY}</s>'

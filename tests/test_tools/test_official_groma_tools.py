@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from groma_mm.apis import GromaInferencer
 from groma_mm.converters.official_groma import official_groma_cfg

@@ -99,7 +99,8 @@ def run_official_mode(model, name, case) -> dict:
     batch = model.prompt_builder.pad([prompt])
     embeds = model._embed(batch, image_tokens, region_tokens)
     out = model.llm(inputs_embeds=embeds, attention_mask=batch['attention_mask'], use_cache=True)
-    diffs = dict(selected_boxes=max_diff(xyxy_to_official(regions[0].bboxes, INPUT_SHAPE), outputs['selected_boxes'][0]),
+    selected = xyxy_to_official(regions[0].bboxes, INPUT_SHAPE)
+    diffs = dict(selected_boxes=max_diff(selected, outputs['selected_boxes'][0]),
                  region_features=max_diff(region_tokens[0], outputs['region_features']),
                  logits=max_diff(out.logits, outputs['logits']))
     # The official KV-cache branch: one fed token per step, an all-ones mask, no vision work.
@@ -118,7 +119,8 @@ def run_official_mode(model, name, case) -> dict:
 def test_tokenizer_gets_the_official_token_ids(official, golden):
     added = golden['tokenizer']['added_tokens']
     assert {t: official.tokenizer.convert_tokens_to_ids(t) for t in added} == added
-    assert official.llm.config.vocab_size == golden['tokenizer']['base_vocab_size'] + golden['tokenizer']['num_new_token']
+    vocab = golden['tokenizer']
+    assert official.llm.config.vocab_size == vocab['base_vocab_size'] + vocab['num_new_token']
 
 
 @pytest.mark.parametrize('name', ['grounding', 'referring', 'training'])
