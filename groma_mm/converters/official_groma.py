@@ -121,6 +121,8 @@ def official_groma_cfg(hf_config: dict,
         image_layer=hf_config['perceiver_cfg'].get('vis_output_layer', -1),
         region_layers=REGION_LAYERS,
         num_proxy_tokens=DEFAULT_NUM_PROXY_TOKENS,
+        # The official training shuffles the regions; inference keeps score order either way.
+        shuffle_regions=True,
         freeze_proposer=True)
 
 

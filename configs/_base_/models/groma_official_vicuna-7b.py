@@ -52,5 +52,7 @@ model = dict(
     image_layer=-1,
     region_layers=(-3, -2, -1),
     num_proxy_tokens=100,
+    # Random region order in training, as the official code (inference keeps score order).
+    shuffle_regions=True,
     freeze_proposer=True,
     generation_cfg=dict(max_new_tokens=512))
