@@ -52,6 +52,9 @@ def main():
     if args.dump_json:
         from groma_mm.evaluation import with_prediction_dump
         cfg.test_evaluator = with_prediction_dump(cfg.test_evaluator, args.dump_json)
+    # A progress bar with the ETA while it runs, and the samples per second at the end.
+    if not any(hook.get('type') == 'EvalProgressHook' for hook in cfg.get('custom_hooks', [])):
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='EvalProgressHook')]
 
     try:
         with maybe_trusted(args.trust_checkpoint):

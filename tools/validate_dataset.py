@@ -1,9 +1,10 @@
 """Check dataset files against their public formats and report every bad entry with its file and index.
 
-    python tools/validate_dataset.py PATH [PATH ...] [--format auto|coco|refer|vg|flickr30k|chat]
+    python tools/validate_dataset.py PATH [PATH ...] [--format auto|coco|lvis|refer|vg|flickr30k|chat]
         [--img-dir DIR] [--image-check none|exists|header|decode] [--json REPORT.json|-]
 
-PATH is a COCO/MDETR json, a refer ``refs(*).p`` (its ``instances.json`` beside it, or ``--instances``),
+PATH is a COCO/MDETR json, an LVIS v1 json (``--img-dir``: the COCO root, which holds train2017/ and val2017/),
+a refer ``refs(*).p`` (its ``instances.json`` beside it, or ``--instances``),
 a Visual Genome ``region_descriptions.json`` (``image_data.json`` beside it, or ``--image-data``), a
 Flickr30k Entities folder, or a LLaVA / ShareGPT-4V / Groma-Instruct json. The format is detected unless
 ``--format`` says it (aliases: llava, sharegpt4v, groma_instruct, refcoco, mdetr). Images are looked up

@@ -56,6 +56,16 @@ INSTRUCTION_TEMPLATES: Dict[str, Tuple[str, ...]] = {
         'What can you tell me about {region}?',
         'Describe the region {region} in a few words.',
     ),
+    # RefCOCOg region captions are long, so their prompt asks for detail (paper §5.3: "Please describe <region>
+    # in details."). The rest are the official release's RefCOCOg caption prompts, kept word for word so that
+    # its checkpoints are asked what they were trained on.
+    'detailed_region_caption': (
+        'Please describe {region} in details.',
+        'Can you provide me with a detailed description of {region}?',
+        "I'm curious about {region} in the photo. Can you describe it in detail?",
+        'Please give a comprehensive description of the object {region}.',
+        'What does the object {region} in the picture look like? Could you give me a detailed description?',
+    ),
     'rec': (
         'Locate <p>{expression}</p> in the image.',
         'Which region matches <p>{expression}</p>?',
@@ -128,7 +138,8 @@ def sample_instruction(task: str,
     """Pick and fill the instruction of sample ``index`` (turn ``turn``) of a ``task`` dataset.
 
     Args:
-        task: 'caption', 'region_caption', 'rec', 'multi_grounding' or 'grounded_caption'.
+        task: 'caption', 'region_caption', 'detailed_region_caption', 'rec', 'multi_grounding' or
+            'grounded_caption'.
         index: the sample's index in its dataset.
         seed: the dataset's template seed.
         turn: the round within a multi-round sample.

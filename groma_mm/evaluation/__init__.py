@@ -8,11 +8,12 @@ undefined value (no sample, or no ground truth in an area range), as pycocotools
 from .dump_predictions import DumpGroundedPredictions, with_prediction_dump
 from .lvis_ground_metric import LVISGroundMetric
 from .per_sample_metric import PerSampleMetric, gather_unique_rows
+from .progress_hook import EvalProgressHook
 from .proposal_metric import ProposalMetric
 from .rec_metric import RECMetric
 from .region_caption_metric import RegionCaptionMetric
 
 __all__ = [
-    'DumpGroundedPredictions', 'LVISGroundMetric', 'PerSampleMetric', 'ProposalMetric', 'RECMetric',
-    'RegionCaptionMetric', 'gather_unique_rows', 'with_prediction_dump'
+    'DumpGroundedPredictions', 'EvalProgressHook', 'LVISGroundMetric', 'PerSampleMetric', 'ProposalMetric',
+    'RECMetric', 'RegionCaptionMetric', 'gather_unique_rows', 'with_prediction_dump'
 ]

@@ -46,7 +46,8 @@ def test_dump_from_wrapped_config(tmp_path, as_evaluator_dict):
     rows = dump['predictions']
     assert [r['sample_idx'] for r in rows] == [0, 1, 2]  # padding repeat dropped, sorted
     assert rows[0] == {'img_id': 100, 'pred_text': 'answer 0', 'pred_bboxes': [GT], 'gt_bboxes': [GT],
-                       'sample_idx': 0, 'split': 'refcoco_val', 'scores': {'rec': {'iou': 1.0, 'correct': True, 'missing': False}}}
+                       'sample_idx': 0, 'split': 'refcoco_val',
+                       'scores': {'rec': {'iou': 1.0, 'correct': True, 'missing': False}}}
     assert rows[2]['pred_bboxes'] == [] and rows[2]['scores']['rec'] == {'iou': 0.0, 'correct': False, 'missing': True}
 
 

@@ -1,7 +1,7 @@
 """Build the LVIS-Ground benchmark (paper App. B) from an LVIS v1 val annotation file.
 
-One query per (image, category present in it): "Locate all {category} in this image", answered by every
-box of that category in the image. To keep classes balanced and the one-by-one evaluation affordable, at
+One query per (image, category present in it): "Locate all <p>{category}</p> in this image.", answered by
+every box of that category in the image. To keep classes balanced and the one-by-one evaluation affordable, at
 most ``--max-images-per-category`` (5) images are drawn per category, at random with ``--seed``. On the
 real ``lvis_v1_val.json`` the paper reports 4299 images and 1203 categories.
 
@@ -21,6 +21,9 @@ Boxes are xyxy pixels; ``gt_areas`` are LVIS's ``area`` (mask area), which the m
 split uses. ``file_name`` is relative to the COCO image root (LVIS v1 has only ``coco_url``, whose path
 after the host is ``train2017/…`` or ``val2017/…``). Queries are sorted by (category id, image id).
 Annotations that cannot be used (unknown image or category, non-positive box size) are skipped and counted.
+
+``LVISGroundDataset`` reads this file (as it reads the official release's ``lvis_test.json``), and
+``configs/groma/benchmarks/*_lvis-ground.py`` evaluates a model on it: set its ``ann_file`` to this output.
 """
 import argparse
 import json
@@ -30,6 +33,7 @@ from typing import Dict, List, Tuple
 from urllib.parse import urlparse
 
 from groma_mm.datasets.class_agnostic_coco import coco_xywh_to_xyxy
+from groma_mm.datasets.readers.lvis_ground import lvis_phrase
 
 
 def image_file_name(image: dict) -> str:
@@ -39,11 +43,6 @@ def image_file_name(image: dict) -> str:
     if image.get('coco_url'):
         return urlparse(image['coco_url']).path.lstrip('/')
     raise KeyError(f'image {image.get("id")} has neither file_name nor coco_url')
-
-
-def category_phrase(name: str) -> str:
-    """LVIS names use underscores (``baseball_bat``, ``bow_(weapon)``); a query reads them with spaces."""
-    return name.replace('_', ' ')
 
 
 def build_lvis_ground(lvis: dict, max_images_per_category: int = 5, seed: int = 0) -> dict:
@@ -77,14 +76,14 @@ def build_lvis_ground(lvis: dict, max_images_per_category: int = 5, seed: int = 
             queries.append(dict(
                 query_id=len(queries), image_id=image_id, file_name=image_file_name(image),
                 height=image['height'], width=image['width'], category_id=category_id, category_name=name,
-                phrase=category_phrase(name), gt_bboxes=[coco_xywh_to_xyxy(a['bbox']) for a in anns],
+                phrase=lvis_phrase(name), gt_bboxes=[coco_xywh_to_xyxy(a['bbox']) for a in anns],
                 gt_areas=[float(a.get('area', a['bbox'][2] * a['bbox'][3])) for a in anns]))
 
     used_categories = sorted({q['category_id'] for q in queries})
     info = dict(max_images_per_category=max_images_per_category, seed=seed, num_queries=len(queries),
                 num_images=len({q['image_id'] for q in queries}), num_categories=len(used_categories),
                 num_boxes=sum(len(q['gt_bboxes']) for q in queries), skipped_annotations=dict(skipped))
-    cats = [dict(id=c, name=categories[c]['name'], phrase=category_phrase(categories[c]['name']))
+    cats = [dict(id=c, name=categories[c]['name'], phrase=lvis_phrase(categories[c]['name']))
             for c in used_categories]
     return dict(info=info, categories=cats, queries=queries)
 

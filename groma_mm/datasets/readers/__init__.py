@@ -5,11 +5,15 @@ from .base import GromaBaseDataset, grounded_phrase, sample_length
 from .chat import GromaInstructDataset, ImageCaptionDataset, LLaVAChatDataset
 from .detection_grounding import DetectionGroundingDataset
 from .flickr30k import Flickr30kEntitiesDataset
+from .lvis_ground import LVISGroundDataset
+from .rec_benchmark import RECBenchmarkDataset
 from .refcoco import RefCOCODataset, RefCOCOgRegionCaptionDataset
+from .region_caption_coco import RegionCaptionCocoDataset
 from .visual_genome import VGRegionCaptionDataset
 
 __all__ = [
     'GromaBaseDataset', 'grounded_phrase', 'sample_length', 'RefCOCODataset', 'RefCOCOgRegionCaptionDataset',
     'VGRegionCaptionDataset', 'Flickr30kEntitiesDataset', 'DetectionGroundingDataset', 'ImageCaptionDataset',
-    'LLaVAChatDataset', 'GromaInstructDataset', 'LengthGroupedMixSampler'
+    'LLaVAChatDataset', 'GromaInstructDataset', 'LengthGroupedMixSampler', 'LVISGroundDataset', 'RECBenchmarkDataset',
+    'RegionCaptionCocoDataset'
 ]

@@ -13,9 +13,12 @@ Two public formats are read directly:
 2. **MDETR** (``final_refcoco_train.json``, ``finetune_refcocog_val.json``, Groma's ``refcoco_train.json``):
    COCO json whose every ``images`` entry is one (ref, sentence): ``file_name``, ``height``, ``width``,
    ``caption``, ``original_id`` (COCO image id; ``original_img_id`` in some files), optional
-   ``sentence_id`` and ``tokens_positive_eval``; its ``annotations`` (``bbox`` ``[x, y, w, h]``,
-   ``original_id`` = COCO annotation id, ``tokens_positive``) are the referred object. One file per split;
-   the split is taken from ``split`` or the file name (``…_testA.json``).
+   ``sentence_id`` (``sent_id``), ``ann_id``, ``ref_id`` and ``tokens_positive_eval``; its ``annotations``
+   (``bbox`` ``[x, y, w, h]``, ``original_id`` = COCO annotation id, ``tokens_positive``) are the referred
+   object. The referred COCO annotation is the entry's ``ann_id``, else the annotations' ``original_id``,
+   else their own ``id`` (which in converted files numbers the entries, not the objects). One file per split;
+   the split is taken from ``split`` or the file name (``…_testA.json``). The official Groma REC files
+   (``refcoco_val.json``, …) have this layout too.
 
 The expression is the refer ``sent`` field (lower-case, tokenized; ``sentence_key='raw'`` for the raw text),
 which is also what MDETR's ``caption`` holds.
@@ -215,9 +218,10 @@ class _ReferringDataset(GromaBaseDataset):
             if not ok:
                 continue
             img_id = img.get('original_img_id', img.get('original_id', img.get('id')))
+            ann_ids = img.get('ann_id', [a.get('original_id', a.get('id')) for a in anns])
             yield dict(where=where, file_name=img['file_name'], height=height, width=width, img_id=img_id,
-                       boxes=boxes, ann_ids=[a.get('original_id', a.get('id')) for a in anns],
-                       sentences=[(img.get('sentence_id'), caption)], ref_id=img.get('ref_id'),
+                       boxes=boxes, ann_ids=list(ann_ids) if isinstance(ann_ids, (list, tuple)) else [ann_ids],
+                       sentences=[(img.get('sentence_id', img.get('sent_id')), caption)], ref_id=img.get('ref_id'),
                        category_id=anns[0].get('category_id'), split=self.split or img.get('split', split))
 
 
@@ -260,13 +264,18 @@ class RefCOCOgRegionCaptionDataset(_ReferringDataset):
     One sample per (ref, sentence), or per ref with all its sentences as ``gt_captions`` when
     ``group_sentences`` (the default in ``test_mode``, where captioning metrics want every reference)::
 
-        user:      "What is <box0>?"                                  (an Appendix A 'region_caption' template)
+        user:      "Please describe <box0> in details."               (a 'detailed_region_caption' template)
         assistant: the sentence, first letter upper-cased ("Man in a red shirt holding a racket")
         bboxes:    the ref's box; task='region_caption', grounding=False
         gt:        gt_captions [str] (cleaned, original case), gt_bboxes (1, 4), split, ref_id, ann_ids, sent_ids
 
-    MDETR files hold one entry per sentence; grouping merges the entries of one (image, annotation).
-    Entries that refer to several boxes cannot be region-captioned and are reported.
+    The question asks for a detailed description (the 'detailed_region_caption' templates, as the official
+    RefCOCOg caption data): RefCOCOg expressions are long, and only such a prompt makes the model write a
+    long caption.
+
+    MDETR files hold one entry per sentence; grouping merges the entries of one ref (its ``ref_id``, else the
+    same image and annotation). Entries that refer to several boxes cannot be region-captioned and are
+    reported.
 
     Args:
         group_sentences (bool, optional): one sample per ref; None → ``test_mode``.
@@ -274,6 +283,7 @@ class RefCOCOgRegionCaptionDataset(_ReferringDataset):
     """
 
     TASK = 'region_caption'
+    INSTRUCTION_TASK = 'detailed_region_caption'
 
     def __init__(self, *args, group_sentences: Optional[bool] = None, **kwargs) -> None:
         self.group_sentences = group_sentences
@@ -286,7 +296,8 @@ class RefCOCOgRegionCaptionDataset(_ReferringDataset):
             return
         merged: Dict[tuple, dict] = {}
         for rec in self.records():
-            key = (rec['file_name'], rec['img_id'], tuple(rec['ann_ids']))
+            key = ('ref', rec['ref_id']) if rec['ref_id'] is not None else (rec['file_name'], rec['img_id'],
+                                                                            tuple(rec['ann_ids']))
             if key in merged:
                 merged[key]['sentences'] += rec['sentences']
             else:
@@ -303,7 +314,8 @@ class RefCOCOgRegionCaptionDataset(_ReferringDataset):
             units = [rec['sentences']] if group else [[s] for s in rec['sentences']]
             for sentences in units:
                 sample = self._sample(
-                    rec, self.instruction(index, region='<box0>'), caption_case(sentences[0][1]),
+                    rec, self.instruction(index, task=self.INSTRUCTION_TASK, region='<box0>'),
+                    caption_case(sentences[0][1]),
                     dict(gt_captions=[text for _, text in sentences], sent_ids=[sent_id for sent_id, _ in sentences]))
                 yield dict(rec['where'], sent_ids=sample['gt']['sent_ids']), sample
                 index += 1

@@ -11,6 +11,8 @@ Formats (``detect_format`` tells them apart; images are looked up under ``img_di
 
 - ``coco``: detection json (``images``/``annotations``/``categories``; also MDETR-style files, whose
   ``tokens_positive`` spans are checked against the image ``caption``);
+- ``lvis``: LVIS v1 annotation json (``lvis_v1_val.json``, LVIS-Ground's ``lvis_test.json``): images named by
+  ``coco_url``, sub-pixel boxes allowed, negative / not-exhaustive category lists, category frequencies;
 - ``refer``: lichengunc/refer ``refs(*).p`` with the ``instances.json`` beside it (RefCOCO/+/g);
 - ``vg``: Visual Genome ``region_descriptions.json`` (+ ``image_data.json`` beside it for sizes/urls);
 - ``flickr30k``: a Flickr30k Entities folder (``Sentences/``, ``Annotations/``, split ``*.txt``);
@@ -33,12 +35,13 @@ from typing import Iterable, List, Optional
 
 from .boxes_formats import validate_coco, validate_refer, validate_vg
 from .common import FORMAT_ALIASES, FORMATS, IMAGE_CHECKS, ISSUE_KINDS, _bad_file, _load_json, issue
+from .lvis_format import is_lvis, validate_lvis
 from .text_formats import parse_flickr_sentence, validate_chat, validate_flickr30k
 
 __all__ = [
     'FORMATS', 'FORMAT_ALIASES', 'IMAGE_CHECKS', 'ISSUE_KINDS', 'issue', 'detect_format', 'guess_img_dir',
     'validate', 'format_issue', 'parse_flickr_sentence', 'validate_chat', 'validate_coco', 'validate_flickr30k',
-    'validate_refer', 'validate_vg'
+    'validate_lvis', 'validate_refer', 'validate_vg'
 ]
 
 
@@ -60,7 +63,7 @@ def detect_format(path: str, data=None) -> str:
     if data is None:
         data = _load_json(path)
     if isinstance(data, dict) and 'images' in data and 'annotations' in data:
-        return 'coco'
+        return 'lvis' if is_lvis(data) else 'coco'
     if isinstance(data, list):
         first = next((d for d in data if isinstance(d, dict)), None)
         if first is None or 'conversations' in first or 'conversation' in first:
@@ -110,6 +113,8 @@ def validate(path: str, fmt: str = 'auto', img_dir: Optional[str] = None, image_
     kw = dict(image_check=image_check, box_tolerance=box_tolerance)
     if fmt == 'coco':
         issues = validate_coco(path, img_dir, data=data, **kw)
+    elif fmt == 'lvis':
+        issues = validate_lvis(path, img_dir, data=data, **kw)
     elif fmt == 'refer':
         if osp.isdir(path):
             refs = _refs_in(path)

@@ -5,7 +5,7 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional, Tuple
 
-FORMATS = ('coco', 'refer', 'vg', 'flickr30k', 'chat')
+FORMATS = ('coco', 'lvis', 'refer', 'vg', 'flickr30k', 'chat')
 FORMAT_ALIASES = dict(llava='chat', sharegpt4v='chat', groma_instruct='chat', refcoco='refer', mdetr='coco')
 ISSUE_KINDS = ('bad_format', 'bad_entry', 'duplicate_id', 'missing_image', 'unreadable_image', 'size_mismatch',
                'degenerate_box', 'box_outside', 'placeholder_mismatch', 'dangling_reference')

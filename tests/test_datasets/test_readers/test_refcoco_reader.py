@@ -218,7 +218,7 @@ def test_refcocog_region_captions_per_sentence_and_grouped(refer_root, check_con
     s = train.get_data_info(0)
     assert s['task'] == 'region_caption' and s['grounding'] is False
     assert s['conversation'] == [
-        dict(role='user', content=sample_instruction('region_caption', 0, seed=0, region='<box0>')),
+        dict(role='user', content=sample_instruction('detailed_region_caption', 0, seed=0, region='<box0>')),
         dict(role='assistant', content='The man on the left'),
     ]
     assert '<box0>' in s['conversation'][0]['content']

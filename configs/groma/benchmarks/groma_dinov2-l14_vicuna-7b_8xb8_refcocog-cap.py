@@ -1,0 +1,31 @@
+# Table 4: RefCOCOg region captions (METEOR, CIDEr), asked for a detailed description:
+# "Please describe <region> in details." and the official RefCOCOg caption prompts.
+#   bash tools/dist_test.sh configs/groma/benchmarks/groma_dinov2-l14_vicuna-7b_8xb8_refcocog-cap.py CKPT 8
+# Needs Java (METEOR and the PTB tokenizer). The model under test is the one base below. For the released
+# checkpoints, swap it for
+#   _base_ = ['../groma_official_vicuna-7b_finetune.py']
+_base_ = ['../groma_dinov2-l14_vicuna-7b_8xb16-1e_stage3-instruct.py']
+
+data_root = 'data/'
+model = dict(generation_cfg=dict(max_new_tokens=100))  # as the official evaluation
+test_pipeline = [
+    dict(type='RobustLoadImageFromFile'),
+    dict(type='mmdet.Resize', scale=(448, 448), keep_ratio=False),
+    dict(type='PackGromaInputs'),
+]
+test_dataloader = dict(
+    _delete_=True,
+    batch_size=8,
+    num_workers=4,
+    drop_last=False,
+    sampler=dict(type='GroupedInferenceSampler'),
+    dataset=dict(
+        type='RegionCaptionCocoDataset',
+        ann_file='groma_eval/refcocog_cap_val.json',  # the official release's file: one region per entry
+        instruction_task='detailed_region_caption',
+        data_root=data_root,
+        data_prefix=dict(img='coco/train2017/'),
+        test_mode=True,
+        pipeline=test_pipeline))
+test_evaluator = dict(_delete_=True, type='RegionCaptionMetric')
+test_cfg = dict(type='TestLoop')
