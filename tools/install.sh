@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs groma_mm and its pinned stack into a virtual environment (default .venv).
 # mmcv 2.1.0 ships no wheel for this torch: it is built once from source with its compiled ops and the
-# wheel is kept under $GROMA_WHEEL_CACHE/torch-<version>/ so later installs take seconds.
+# wheel is kept under $GROMA_WHEEL_CACHE/<key>/ so later installs take seconds. The key
+# (tools/wheel_cache_key.py) names everything the build depends on: torch version, CUDA version (or cpu),
+# Python ABI, and whether CUDA kernels were built and for which architectures (FORCE_CUDA,
+# TORCH_CUDA_ARCH_LIST, the visible GPUs); a CPU-only build is never reused on a GPU host.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +13,6 @@ PY=${PYTHON:-python3.11}
 TORCH_VERSION=2.14.1
 TORCHVISION_VERSION=0.29.1
 MMCV_VERSION=2.1.0
-WHEEL_CACHE=${GROMA_WHEEL_CACHE:-$HOME/.cache/groma_mm/wheels}/torch-$TORCH_VERSION
 
 command -v "$PY" >/dev/null || PY=python3
 echo "[install] venv: $VENV ($($PY --version))"
@@ -20,6 +22,7 @@ $PIP install -q --upgrade pip
 $PIP install -q 'setuptools>=77.0.3,<82' wheel ninja
 $PIP install -q "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 $PIP install -q mmengine==0.10.7
+WHEEL_CACHE=${GROMA_WHEEL_CACHE:-$HOME/.cache/groma_mm/wheels}/$("$VENV/bin/python" tools/wheel_cache_key.py)
 
 mmcv_wheel=$(ls "$WHEEL_CACHE"/mmcv-$MMCV_VERSION-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$mmcv_wheel" ]; then
