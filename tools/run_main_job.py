@@ -1,25 +1,27 @@
 """The main job on the embedded default: the whole three-stage Groma pipeline on the synthetic world.
 
 It runs what a user runs — tools/make_synthetic_world.py, tools/train.py for stage 1 → 2 → 3,
-tools/test.py, tools/infer.py — on the tiny configs, on CPU, and prints a summary table:
+tools/test.py, tools/analysis/draw_grounded_examples.py — on the tiny configs, on CPU:
 
 1. a synthetic grounding world in the public formats (COCO, RefCOCO, VG, Flickr30k Entities, chats);
 2. stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100);
 3. stage 2: alignment (region encoder, projectors, new tokens; frozen LLM);
 4. stage 3: instruction finetuning (+ LLM);
 5. REC Acc@0.5 and region-caption scores on held-out images;
-6. a grounded caption of a held-out image, drawn with its boxes and phrases.
+6. grounded answers (REC box, grounded caption, referring answer) on 4 held-out images, drawn in one picture.
 
-Everything goes under --root (default: the repository): data/synthetic_world/ and work_dirs/main_job/.
+Everything goes under --root (default: the repository): data/synthetic_world/ and work_dirs/main_job/, where
+summary.json (every metric, wall and CPU time of each step), summary.md (the table) and
+grounded_examples.png are written at the end.
 
-    python tools/run_main_job.py [--root DIR] [--train-images N] [--val-images N] [--quick]
+    python tools/run_main_job.py [--root DIR] [--train-images N] [--val-images N] [--seed S] [--train-seed S]
+        [--quick]
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
-import re
+import resource
 import subprocess
 import sys
 import time
@@ -40,7 +42,8 @@ def parse_args():
     parser.add_argument('--root', default=REPO, help='folder that receives data/ and work_dirs/')
     parser.add_argument('--train-images', type=int, default=160)
     parser.add_argument('--val-images', type=int, default=24)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='world seed (0: the default world)')
+    parser.add_argument('--train-seed', type=int, default=0, help='seed of every training stage')
     parser.add_argument('--stage1-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--stage2-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--stage3-epochs', type=int, default=None, help="default: the config's")
@@ -55,15 +58,16 @@ def parse_args():
 
 
 class Steps:
-    """Runs the tools as subprocesses from ``root`` and keeps their timings."""
+    """Runs the tools as subprocesses from ``root`` and keeps their wall and CPU (user + sys) times."""
 
     def __init__(self, root: str):
         self.root = root
         self.times = {}
+        self.cpu_times = {}
 
     def run(self, name: str, script: str, *args: str) -> str:
         print(f'\n==> {name}: python {script} {" ".join(args)}', flush=True)
-        start = time.time()
+        start, cpu_start = time.time(), _children_cpu()
         # Stream the tool's log (progress) through while keeping it to read its results.
         proc = subprocess.Popen([sys.executable, osp.join(REPO, script), *args], cwd=self.root, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
@@ -74,7 +78,13 @@ class Steps:
         if proc.wait() != 0:
             raise SystemExit(f'{name} failed (exit {proc.returncode}); see the log above')
         self.times[name] = time.time() - start
+        self.cpu_times[name] = _children_cpu() - cpu_start
         return ''.join(lines)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cfg_options(*options: str) -> list:
@@ -100,14 +110,36 @@ def printed_metrics(stdout: str) -> dict:
     return json.loads(line.replace("'", '"'))
 
 
-def world_vocabulary(world: str) -> list:
-    """Every word in the world's annotation text (json, txt, pickle), for the toy word-level tokenizer."""
-    words = set()
-    for path in glob.glob(osp.join(world, '**', '*'), recursive=True):
-        if osp.isfile(path) and path.endswith(('.json', '.txt', '.p')):
-            with open(path, 'rb') as f:
-                words.update(re.findall(r'[A-Za-z]+', f.read().decode('latin-1')))
-    return sorted(w.lower() for w in words)
+def summary_rows(metrics: dict) -> list:
+    """(name, value) rows of the summary table."""
+    def pick(group, suffix):
+        return next((v for k, v in metrics[group].items() if k.endswith(suffix)), float('nan'))
+
+    return [('proposer AR@100 (held-out)', metrics['proposals'].get('coco/AR@100', float('nan'))),
+            ('REC Acc@0.5 (held-out, %)', pick('rec', '/Acc@0.5')),
+            ('region caption METEOR (held-out)', pick('captions', 'METEOR')),
+            ('region caption CIDEr (held-out)', pick('captions', 'CIDEr'))]
+
+
+def write_summary(work: str, metrics: dict, steps: Steps, total: float, picture: str, args) -> str:
+    """summary.json (every metric and time) and summary.md (the table); returns the table as text."""
+    rows = summary_rows(metrics)
+    cpu_total = sum(steps.cpu_times.values())
+    with open(osp.join(work, 'summary.json'), 'w') as f:
+        json.dump(dict(summary=dict(rows), metrics=metrics, wall_s=dict(steps.times, total=total),
+                       cpu_s=dict(steps.cpu_times, total=cpu_total), picture=picture,
+                       settings=dict(seed=args.seed, train_seed=args.train_seed, train_images=args.train_images,
+                                     val_images=args.val_images, quick=args.quick, cpu_count=os.cpu_count())),
+                  f, indent=1)
+    lines = ['| result | value |', '|---|---|']
+    lines += [f'| {name} | {value:.3f} |' for name, value in rows]
+    lines += ['', '| step | wall (s) | CPU user+sys (s) |', '|---|---|---|']
+    lines += [f'| {name} | {steps.times[name]:.0f} | {steps.cpu_times[name]:.0f} |' for name in steps.times]
+    lines += [f'| total | {total:.0f} | {cpu_total:.0f} |', '', f'![grounded answers]({osp.basename(picture)})', '']
+    table = '\n'.join(lines)
+    with open(osp.join(work, 'summary.md'), 'w') as f:
+        f.write(table)
+    return table
 
 
 def main():
@@ -118,16 +150,18 @@ def main():
     world, work = osp.join(args.root, WORLD), osp.join(args.root, WORK)
 
     steps.run('world', 'tools/make_synthetic_world.py', world, '--train', str(args.train_images), '--val',
-              str(args.val_images), '--seed', str(args.seed), '--img-size', '112')
+              str(args.val_images), '--seed', str(args.seed), '--img-size', '112', '--no-progress')
+    from groma_mm.datasets.synthetic_world import world_vocabulary
     from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
     build_tiny_tokenizer(extra_words=world_vocabulary(world), save_dir=osp.join(world, 'tokenizer'))
 
     logging = [f'default_hooks.logger.interval={args.log_interval}'] if args.log_interval else []
+    seed = [f'randomness.seed={args.train_seed}']
 
     # Stage 1: the proposer on the world's COCO detection files (the tiny config's default data).
     stage1_dir = f'{WORK}/stage1_proposer'
     steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir,
-              *cfg_options(*epochs_options(args.stage1_epochs), *logging))
+              *cfg_options(*epochs_options(args.stage1_epochs), *logging, *seed))
     stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
     proposals = printed_metrics(
         steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test'))
@@ -136,40 +170,30 @@ def main():
     common = [f'model.proposer_checkpoint={stage1_ckpt}']
     stage2 = common + epochs_options(args.stage2_epochs, validate=False)
     steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
-              *stage2, *logging)
+              *stage2, *logging, *seed)
     stage2_ckpt = last_checkpoint(osp.join(work, 'stage2'))
     stage3 = common + [f'load_from={stage2_ckpt}'] + epochs_options(args.stage3_epochs, validate=False)
     steps.run('stage 3 train', 'tools/train.py', CONFIGS['stage3'], '--work-dir', f'{WORK}/stage3', '--cfg-options',
-              *stage3, *logging)
+              *stage3, *logging, *seed)
     stage3_ckpt = last_checkpoint(osp.join(work, 'stage3'))
 
+    # An REC reply is "<roi><rK></roi>" and the end token: 4 new tokens (the official evaluation allows 3).
     rec = printed_metrics(
         steps.run('REC test', 'tools/test.py', CONFIGS['stage3'], stage3_ckpt, '--work-dir', f'{WORK}/rec_test',
-                  '--dump-json', f'{WORK}/rec_predictions.json', '--cfg-options', *common))
+                  '--dump-json', f'{WORK}/rec_predictions.json', '--cfg-options', *common,
+                  'model.generation_cfg.max_new_tokens=4'))
     captions = printed_metrics(
         steps.run('region caption test', 'tools/test.py', CONFIGS['caption_eval'], stage3_ckpt, '--work-dir',
                   f'{WORK}/caption_test', '--dump-json', f'{WORK}/caption_predictions.json', '--cfg-options', *common))
 
-    val_image = sorted(glob.glob(osp.join(world, 'images', '*.jpg')))[-1]
-    steps.run('grounded inference', 'tools/infer.py', CONFIGS['stage3'], stage3_ckpt, '--image', val_image,
-              '--prompt', 'Give me a short description of the image.', '--grounding', '--out-dir',
-              f'{WORK}/inference', '--json', '--cfg-options', *common)
+    picture = osp.join(work, 'grounded_examples.png')
+    steps.run('grounded answers', 'tools/analysis/draw_grounded_examples.py', CONFIGS['stage3'], stage3_ckpt,
+              '--world', world, '--out', picture, '--num', str(min(4, args.val_images)), '--cfg-options', *common)
 
-    def pick(metrics, suffix):
-        return next((v for k, v in metrics.items() if k.endswith(suffix)), float('nan'))
-
-    rows = [('proposer AR@100 (held-out)', proposals.get('coco/AR@100', float('nan'))),
-            ('REC Acc@0.5 (held-out, %)', pick(rec, '/Acc@0.5')),
-            ('region caption METEOR (held-out)', pick(captions, 'METEOR')),
-            ('region caption CIDEr (held-out)', pick(captions, 'CIDEr'))]
-    rows += [(f'time: {k}', f'{v:.0f} s') for k, v in steps.times.items()]
-    rows += [('time: total', f'{time.time() - t0:.0f} s'),
-             ('drawing', osp.join(work, 'inference', osp.splitext(osp.basename(val_image))[0] + '_groma.jpg'))]
-    width = max(len(r[0]) for r in rows)
-    print('\n' + '=' * (width + 40))
-    for name, value in rows:
-        print(f'{name:<{width}}  {value if isinstance(value, str) else format(value, ".3f")}')
-    print('=' * (width + 40))
+    metrics = dict(proposals=proposals, rec=rec, captions=captions)
+    table = write_summary(work, metrics, steps, time.time() - t0, picture, args)
+    print('\n' + table)
+    print(f'summary: {osp.join(work, "summary.json")}, {osp.join(work, "summary.md")}; picture: {picture}')
 
 
 if __name__ == '__main__':

@@ -12,6 +12,12 @@ Placeholders (``str.format`` fields):
 - ``{category}``: an object class name (multi-object grounding), inside ``<p>…</p>``; Table 9's
   ``{object class}``.
 
+The replies the readers pair with these instructions are the official Groma ones (``readers/base.py``):
+REC ``<roi><box0></roi>`` and multi-object grounding ``<roi><box0><box1>…</roi>`` (the boxes alone: the
+phrase is already in the question), grounded captions ``<p>phrase</p> <roi><box0></roi>`` inside the text,
+region and image captions plain text. The answer parser (``models/mllm/parser.py``) reads a bare ``<roi>``
+as a span with an empty phrase, so an REC answer's first box is the prediction.
+
 Grounded-caption templates carry no ``[grounding]`` prefix: readers set ``grounding=True`` on the sample and
 the prompt builder adds the switch token before the first user message, as Table 9 shows it.
 Grounded chat (Groma Instruct) uses the dataset's own free-form user messages, i.e. Table 9's

@@ -6,6 +6,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import cv2
+
 from groma_mm.testing.paths import REPO_ROOT
 
 
@@ -31,8 +33,17 @@ def test_quick_main_job_runs_every_stage_and_writes_its_outputs(tmp_path):
         with open(work / dump) as f:
             record = json.load(f)
         assert record['predictions'] and record['metrics'], dump
-    drawings = glob.glob(str(work / 'inference' / '*_groma.jpg'))
-    assert len(drawings) == 1 and glob.glob(str(work / 'inference' / '*.json'))
     assert (tmp_path / 'data' / 'synthetic_world' / 'tokenizer' / 'tokenizer.json').is_file()
-    for name in ('proposer AR@100', 'REC Acc@0.5', 'region caption METEOR', 'time: total'):
-        assert name in out.stdout
+    with open(work / 'summary.json') as f:
+        summary = json.load(f)
+    for name in ('proposer AR@100 (held-out)', 'REC Acc@0.5 (held-out, %)', 'region caption CIDEr (held-out)'):
+        assert name in summary['summary'] and name in out.stdout
+    assert {'coco/AR@100'} <= set(summary['metrics']['proposals']) and summary['metrics']['rec']
+    steps = ('world', 'stage 1 train', 'stage 2 train', 'stage 3 train', 'REC test', 'grounded answers')
+    for times in (summary['wall_s'], summary['cpu_s']):
+        assert all(times[step] > 0 for step in steps) and times['total'] >= max(times[s] for s in steps)
+    table = (work / 'summary.md').read_text()
+    assert '| REC Acc@0.5 (held-out, %) |' in table and 'grounded_examples.png' in table
+    picture = cv2.imread(str(work / 'grounded_examples.png'))
+    # One row per held-out image (3 in the quick run), three panels per row.
+    assert picture is not None and picture.shape[0] > 3 * 112 and picture.shape[1] > 3 * 112
