@@ -23,6 +23,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmpretrain.models  # noqa: F401  (registers VisionTransformer & co. under 'mmpretrain')
 
     import groma_mm.datasets  # noqa: F401
+    import groma_mm.engine  # noqa: F401
     import groma_mm.evaluation  # noqa: F401
     import groma_mm.models  # noqa: F401
 

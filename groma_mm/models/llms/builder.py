@@ -10,6 +10,10 @@ the embeddings / LM head grow to match, new rows set to the mean of the old ones
   ``requires_grad``. Use weight decay 0 on those matrices: decoupled decay would still shrink frozen rows.
 - ``lora``: wrap the LLM with peft LoRA (base frozen; Groma token rows still train).
 - ``gradient_checkpointing``: trade compute for activation memory.
+- ``trainable_dtype``: the dtype the weights that train are stored in, whatever ``torch_dtype`` the LLM is
+  loaded in; ``'float32'`` gives fp32 master weights over a bf16 frozen body (see
+  :mod:`groma_mm.engine.precision`). When that leaves the embedding / LM head in another dtype than the
+  body, casts at those two boundaries let the model also run without autocast (inference).
 """
 import os
 from typing import List, Optional, Sequence, Union
@@ -17,6 +21,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from groma_mm.models.llms.lora import accept_plain_weights
 from groma_mm.models.llms.special_tokens import DEFAULT_NUM_PROXY_TOKENS, GromaTokenIds, add_groma_tokens
 from groma_mm.registry import MODELS
 from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
@@ -135,12 +140,29 @@ def train_token_rows(model: PreTrainedModel, row_ids: Sequence[int]) -> List[tor
 
 def apply_lora(model: PreTrainedModel, lora: dict):
     """Wrap ``model`` with peft LoRA, e.g. ``lora=dict(r=64, lora_alpha=16, target_modules=['q_proj', 'v_proj'])``
-    (any ``peft.LoraConfig`` field). Returns the ``PeftModel``."""
+    (any ``peft.LoraConfig`` field). Returns the ``PeftModel``, which also loads plain-named weights
+    (:mod:`groma_mm.models.llms.lora`)."""
     try:
         import peft
     except ImportError as e:
         raise ImportError('lora=... needs peft (pip install peft)') from e
-    return peft.get_peft_model(model, peft.LoraConfig(**dict(dict(task_type='CAUSAL_LM'), **lora)))
+    model = peft.get_peft_model(model, peft.LoraConfig(**dict(dict(task_type='CAUSAL_LM'), **lora)))
+    accept_plain_weights(model)  # so a full (non-LoRA) Groma checkpoint can be fine-tuned from
+    return model
+
+
+def keep_trainable_in(model: PreTrainedModel, dtype: DType) -> None:
+    """Store every trainable parameter of ``model`` in ``dtype``; frozen ones keep theirs (module doc)."""
+    dtype = _to_dtype(dtype)
+    body = model.dtype
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != dtype:
+            param.data = param.data.to(dtype)  # same Parameter object: grad masks and sharing survive
+    embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
+    if embedding.weight.dtype != body:
+        embedding.register_forward_hook(lambda module, args, out: out.to(body))
+    if head is not None and head.weight.dtype != body:
+        head.register_forward_pre_hook(lambda module, args: (args[0].to(module.weight.dtype), *args[1:]))
 
 
 @MODELS.register_module(name='HFCausalLM')
@@ -153,7 +175,8 @@ def build_causal_lm(pretrained: Optional[str] = None,
                     gguf_file: Optional[str] = None,
                     freeze_llm: bool = False,
                     gradient_checkpointing: bool = False,
-                    lora: Optional[dict] = None):
+                    lora: Optional[dict] = None,
+                    trainable_dtype: DType = None):
     """Build an HF causal LM ready for Groma (see the module doc for the options).
 
     Args:
@@ -164,6 +187,8 @@ def build_causal_lm(pretrained: Optional[str] = None,
         freeze_llm: freeze all but Groma's token rows.
         gradient_checkpointing: enable HF gradient checkpointing (non-reentrant, so frozen inputs work).
         lora: ``peft.LoraConfig`` fields; the returned model is then a ``PeftModel``.
+        trainable_dtype: store the trainable weights in this dtype (``'float32'``: fp32 master weights);
+            None keeps ``torch_dtype``.
 
     Returns:
         A ``PreTrainedModel`` (or ``PeftModel`` with ``lora``).
@@ -184,6 +209,8 @@ def build_causal_lm(pretrained: Optional[str] = None,
         model.requires_grad_(False)
     if (freeze_llm or lora is not None) and token_ids is not None:
         train_token_rows(model, token_ids.all_ids)
+    if trainable_dtype is not None:
+        keep_trainable_in(model, trainable_dtype)
     return model
 
 

@@ -76,15 +76,17 @@ class MultiScaleRoIRegionEncoder(BaseModule):
             return [levels[0].new_zeros((0, self.projector[-1].out_features)) for _ in bboxes]
         rois = torch.cat([
             torch.cat([b.new_full((len(b), 1), i), b], dim=1) for i, b in enumerate(bboxes)
-        ]).to(levels[0].dtype)
+        ]).float()  # bf16 would round pixel coordinates above 256 to even numbers
         height, width = input_shape
         fused = 0
         for level, project in zip(levels, self.level_projections):
             # Square pixels: one scale maps the input frame onto this level's grid.
-            crops = roi_align(level, rois, self.roi_size, level.shape[-1] / width, self.sampling_ratio, 'avg', True)
+            # mmcv's RoIAlign kernels (CPU and CUDA) have no bf16: pool in fp32 under autocast.
+            crops = roi_align(level.float(), rois, self.roi_size, level.shape[-1] / width, self.sampling_ratio,
+                              'avg', True).to(level.dtype)
             fused = fused + project(crops.flatten(1))
         if self.geometry is not None:
             scale = rois.new_tensor([width, height, width, height])
-            fused = fused + self.geometry(rois[:, 1:] / scale)
+            fused = fused + self.geometry((rois[:, 1:] / scale).to(levels[0].dtype))
         tokens = self.projector(self.norm(fused))
         return list(tokens.split([len(b) for b in bboxes]))
