@@ -3,8 +3,10 @@ of :mod:`groma_mm.datasets.readers.base`."""
 from ..mixing import LengthGroupedMixSampler  # registered with the readers it mixes
 from .base import GromaBaseDataset, grounded_phrase, sample_length
 from .chat import GromaInstructDataset, ImageCaptionDataset, LLaVAChatDataset
+from .coco_caption import COCOCaptionDataset
 from .detection_grounding import DetectionGroundingDataset
 from .flickr30k import Flickr30kEntitiesDataset
+from .grit import GRITDataset
 from .lvis_ground import LVISGroundDataset
 from .rec_benchmark import RECBenchmarkDataset
 from .refcoco import RefCOCODataset, RefCOCOgRegionCaptionDataset
@@ -15,5 +17,5 @@ __all__ = [
     'GromaBaseDataset', 'grounded_phrase', 'sample_length', 'RefCOCODataset', 'RefCOCOgRegionCaptionDataset',
     'VGRegionCaptionDataset', 'Flickr30kEntitiesDataset', 'DetectionGroundingDataset', 'ImageCaptionDataset',
     'LLaVAChatDataset', 'GromaInstructDataset', 'LengthGroupedMixSampler', 'LVISGroundDataset', 'RECBenchmarkDataset',
-    'RegionCaptionCocoDataset'
+    'RegionCaptionCocoDataset', 'GRITDataset', 'COCOCaptionDataset'
 ]

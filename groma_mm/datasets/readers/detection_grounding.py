@@ -8,7 +8,7 @@ Public format: COCO / LVIS instances json, ``images`` (``id``, ``file_name`` (CO
 """
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 from mmengine.fileio import load
@@ -54,10 +54,19 @@ class DetectionGroundingDataset(GromaBaseDataset):
     entries without a file name, missing image files.
 
     Args:
+        categories_per_image (int, optional): keep that many of an image's categories, drawn with the
+            reader's seed (1 is the official stage-2/3 COCO data, which asks one category per image);
+            None keeps all.
         **kwargs: see :class:`GromaBaseDataset`.
     """
 
     TASK = 'multi_grounding'
+
+    def __init__(self, *args, categories_per_image: Optional[int] = None, **kwargs) -> None:
+        if categories_per_image is not None and categories_per_image < 1:
+            raise ValueError(f'categories_per_image must be >= 1 or None, got {categories_per_image}')
+        self.categories_per_image = categories_per_image
+        super().__init__(*args, **kwargs)
 
     def parse(self) -> Iterator[Tuple[dict, dict]]:
         coco = load(self.ann_file, file_format='json', backend_args=self.backend_args)
@@ -94,7 +103,11 @@ class DetectionGroundingDataset(GromaBaseDataset):
                 continue
             height, width = sizes[img.get('id')]
             by_category = instances.get(img.get('id'), {})
-            for category_id in sorted(by_category, key=_sort_key):
+            kept = sorted(by_category, key=_sort_key)
+            if self.categories_per_image is not None and len(kept) > self.categories_per_image:
+                rng = np.random.default_rng([self.seed, j])
+                kept = [kept[k] for k in sorted(rng.choice(len(kept), self.categories_per_image, replace=False))]
+            for category_id in kept:
                 found = by_category[category_id]
                 boxes = [box for _, box, _ in found]
                 name = categories[category_id]

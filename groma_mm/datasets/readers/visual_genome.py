@@ -46,6 +46,9 @@ class VGRegionCaptionDataset(GromaBaseDataset):
     official multi-round VG data): round k asks about ``<box{k}>`` and ``gt`` lists every region's caption.
     ``dedup_iou`` then drops a region whose box overlaps an earlier kept one of the same image by at least that
     IoU (VG has many near-duplicate boxes with different phrases; Groma applies NMS at 0.6), in file order.
+    ``samples_per_image`` keeps only an image's first samples: the official stage-3 data (``MultiRoundsVG``)
+    asks at most 10 regions of each image once per epoch, i.e. ``regions_per_sample=10, dedup_iou=0.6,
+    samples_per_image=1``.
 
     Bad entries (skipped, reported, ``index`` = position in ``region_descriptions.json``, plus
     ``region_id``): malformed, degenerate or outside boxes, empty phrases, missing image files. Images absent
@@ -62,6 +65,7 @@ class VGRegionCaptionDataset(GromaBaseDataset):
         image_ids_key (str, optional): the split of a DenseCap splits file.
         regions_per_sample (int): rounds per sample. Defaults to 1.
         dedup_iou (float, optional): see above; only used when ``regions_per_sample > 1``.
+        samples_per_image (int, optional): at most this many samples per image; None → all of them.
         **kwargs: see :class:`GromaBaseDataset`.
     """
 
@@ -69,9 +73,13 @@ class VGRegionCaptionDataset(GromaBaseDataset):
 
     def __init__(self, *args, image_data_file: Optional[str] = None, path_from_url: bool = True,
                  image_ids_file: Optional[str] = None, image_ids_key: Optional[str] = None,
-                 regions_per_sample: int = 1, dedup_iou: Optional[float] = None, **kwargs) -> None:
+                 regions_per_sample: int = 1, dedup_iou: Optional[float] = None,
+                 samples_per_image: Optional[int] = None, **kwargs) -> None:
         if regions_per_sample < 1:
             raise ValueError(f'regions_per_sample must be >= 1, got {regions_per_sample}')
+        if samples_per_image is not None and samples_per_image < 1:
+            raise ValueError(f'samples_per_image must be >= 1 or None, got {samples_per_image}')
+        self.samples_per_image = samples_per_image
         self.image_data_file = image_data_file
         self.path_from_url = path_from_url
         self.image_ids_file = image_ids_file
@@ -141,6 +149,8 @@ class VGRegionCaptionDataset(GromaBaseDataset):
                 regions = self._dedup(regions)
 
             img_path = osp.join(self.img_prefix, self._file_name(image_id, info))
+            if self.samples_per_image is not None:
+                regions = regions[:self.samples_per_image * self.regions_per_sample]
             for start in range(0, len(regions), self.regions_per_sample):
                 chunk = regions[start:start + self.regions_per_sample]
                 conversation = []

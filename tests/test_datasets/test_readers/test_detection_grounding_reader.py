@@ -82,3 +82,18 @@ def test_lvis_style_names_and_urls(tmp_path, touch_images, check_contract):
     assert len(DetectionGroundingDataset(ann_file=str(tmp_path / 'lvis_v1_val.json'),
                                          data_prefix=dict(img=str(tmp_path)), filter_cfg=dict(max_boxes=2),
                                          test_mode=True)) == 1
+
+
+def test_one_category_per_image_as_the_official_stage_data(coco_root, check_contract):
+    def kept(seed):
+        ds = DetectionGroundingDataset(ann_file='annotations/instances_val2017.json', data_root=str(coco_root),
+                                       data_prefix=dict(img='val2017'), categories_per_image=1, seed=seed)
+        return [ds.get_data_info(i)['gt']['category'] for i in range(len(ds))], ds
+
+    picks = {tuple(kept(seed)[0]) for seed in range(8)}
+    assert picks == {('person', ), ('bottle', )}  # one of the image's two categories, drawn with the seed
+    assert kept(3)[0] == kept(3)[0]
+    check_contract(kept(0)[1])
+    with pytest.raises(ValueError, match='categories_per_image'):
+        DetectionGroundingDataset(ann_file='annotations/instances_val2017.json', data_root=str(coco_root),
+                                  categories_per_image=0)

@@ -107,3 +107,14 @@ def test_densecap_split_file(vg_root):
     assert len(_vg(vg_root, image_ids_key='train', serialize_data=False, **kwargs)) == 3
     with pytest.raises(KeyError, match='image_ids_key'):
         _vg(vg_root, **kwargs)
+
+
+def test_samples_per_image_keeps_the_first_rounds_of_each_image(vg_root, check_contract):
+    # The official stage-3 multi-round VG: at most N rounds of each image, once (regions_per_sample=N).
+    ds = _vg(vg_root, regions_per_sample=1, samples_per_image=1)
+    assert [ds.get_data_info(i)['gt']['region_ids'] for i in range(len(ds))] == [[101], [201]]
+    two = _vg(vg_root, regions_per_sample=1, dedup_iou=None, samples_per_image=2)
+    assert [two.get_data_info(i)['gt']['region_ids'] for i in range(len(two))] == [[101], [102], [201]]
+    check_contract(ds)
+    with pytest.raises(ValueError, match='samples_per_image'):
+        _vg(vg_root, samples_per_image=0)
