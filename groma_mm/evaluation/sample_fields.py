@@ -18,7 +18,7 @@ mmengine's ``Evaluator`` turns every data sample into a dict (``BaseDataElement.
 ``gt_ignore_flags`` (M,) bool, optional: COCO crowd / ignore boxes (proposal metric only).
 ``gt_captions``     list[str], reference captions of the region (region captioning).
 ``split``           str, optional, e.g. ``'refcoco_val'``.
-``category_id``     optional (LVIS-Ground).
+``category_id``     LVIS-Ground: the query's category (recall is averaged per category).
 ==================  ======================================================================================
 
 Tensors, ndarrays and lists are accepted alike. A missing or malformed field raises at the first batch,
