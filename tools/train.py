@@ -3,6 +3,7 @@ import argparse
 import os
 
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from groma_mm.engine.checkpoint_loading import maybe_trusted
@@ -66,7 +67,8 @@ def main():
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     with maybe_trusted(args.trust_checkpoint):
-        runner = Runner.from_cfg(cfg)
+        # runner_type='FlexibleRunner' (FSDP / DeepSpeed strategies) is built as mmdet's train.py does.
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
         runner.train()
 
 
