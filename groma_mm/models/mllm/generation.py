@@ -22,11 +22,16 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 from mmengine.logging import MMLogger
 from torch import Tensor
-from transformers import StaticCache
+from transformers import GenerationConfig, StaticCache
 
 from groma_mm.registry import TASK_UTILS
 
 GENERATOR_ALIASES = {'hf': 'HFGenerator', 'static': 'StaticCacheGenerator'}
+# generation_config fields that change the tokens under transformers' generate but not under the static loop.
+_HF_ONLY_FIELDS = ('num_beams', 'repetition_penalty', 'no_repeat_ngram_size', 'bad_words_ids', 'suppress_tokens',
+                   'begin_suppress_tokens', 'forced_bos_token_id', 'forced_eos_token_id', 'min_length',
+                   'min_new_tokens', 'typical_p', 'epsilon_cutoff', 'eta_cutoff', 'min_p', 'sequence_bias',
+                   'encoder_repetition_penalty', 'exponential_decay_length_penalty')
 
 
 def build_generator(cfg: Union[str, dict]):
@@ -65,6 +70,9 @@ class HFGenerator:
         """
         return llm.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                             eos_token_id=list(stop_token_ids), pad_token_id=pad_token_id, **options)
+
+    def release(self) -> None:
+        """Nothing is kept between calls."""
 
 
 def sample_next(logits: Tensor, do_sample: bool, temperature: float, top_k: int, top_p: float) -> Tensor:
@@ -201,7 +209,7 @@ class _DecodeSession:
                     f'StaticCacheGenerator: CUDA graph capture failed ({err}); decoding without graphs')
         if use_graph and self.graph is not None:
             self.graph.replay()
-            logits = self.graph_logits.float()  # a copy: the next replay overwrites the graph's output
+            logits = self.graph_logits.float()  # read before the next replay overwrites it
         else:
             logits = self._step().float()
         self.cache_position.add_(1)
@@ -233,6 +241,7 @@ class StaticCacheGenerator:
             raise ValueError(f'cache_multiple and max_sessions must be >= 1, got {cache_multiple}, {max_sessions}')
         self.cuda_graph = cuda_graph
         self.layer_loop = layer_loop
+        self._warned = False
         self.cache_multiple = cache_multiple
         self.max_sessions = max_sessions
         self._sessions: 'OrderedDict[Tuple, _DecodeSession]' = OrderedDict()
@@ -243,6 +252,7 @@ class StaticCacheGenerator:
             raise ValueError(f'StaticCacheGenerator does not support {unknown} (it supports '
                              f'{list(self.supported_options)}); use generator="hf" for them')
         defaults = getattr(llm, 'generation_config', None)
+        self._warn_ignored(defaults)
         resolved = {}
         for name in self.supported_options:
             value = options.get(name)
@@ -257,6 +267,19 @@ class StaticCacheGenerator:
         if not 0 < resolved['top_p'] <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {resolved['top_p']}")
         return resolved
+
+    def _warn_ignored(self, config: Optional[GenerationConfig]) -> None:
+        """Say once which of the LLM's own generation defaults the static loop does not apply."""
+        if config is None or self._warned:
+            return
+        plain = GenerationConfig()
+        ignored = [f'{k}={getattr(config, k)!r}' for k in _HF_ONLY_FIELDS
+                   if getattr(config, k, None) != getattr(plain, k, None)]
+        if ignored:
+            MMLogger.get_current_instance().warning(
+                f'StaticCacheGenerator ignores the LLM generation_config settings {ignored}; use generator="hf" '
+                'for transformers\' generate to apply them')
+        self._warned = True
 
     def _session(self, llm, batch_size: int, cache_len: int, dtype: torch.dtype,
                  device: torch.device) -> _DecodeSession:

@@ -160,6 +160,8 @@ class Groma(BaseModel):
         super().train(mode)
         if self.freeze_proposer:
             self.proposer.eval()
+        if mode:
+            self.generator.release()  # a generator's KV caches serve inference; training needs the memory
         return self
 
     def init_weights(self):

@@ -133,6 +133,18 @@ def test_unsupported_options_are_refused_by_name(llm):
         StaticCacheGenerator()(llm, embeds, mask, [], PAD, max_new_tokens=4, num_beams=2)
 
 
+def test_llm_defaults_the_static_loop_cannot_apply_are_named_once(llm, monkeypatch):
+    from mmengine.logging import MMLogger
+    warnings = []
+    monkeypatch.setattr(MMLogger.get_current_instance(), 'warning', warnings.append)
+    monkeypatch.setattr(llm.generation_config, 'repetition_penalty', 1.3)
+    embeds, mask = _ragged_batch([4])
+    generator = StaticCacheGenerator()
+    for _ in range(2):
+        generator(llm, embeds, mask, [], PAD, max_new_tokens=2)
+    assert len(warnings) == 1 and 'repetition_penalty=1.3' in warnings[0]
+
+
 def test_generators_are_built_from_aliases_and_configs():
     assert isinstance(build_generator('hf'), HFGenerator)
     assert isinstance(build_generator('static'), StaticCacheGenerator)

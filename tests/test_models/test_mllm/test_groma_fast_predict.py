@@ -138,3 +138,11 @@ def test_static_and_hf_generators_give_the_same_batched_answers(model):
         model.generator = generator
     assert static == hf
     assert any(static)  # the tiny model does answer something
+
+
+def test_training_mode_releases_the_generators_caches(model):
+    _predict(model, [_image(10)], [_sample(QUESTIONS[0])])
+    assert model.generator._sessions
+    model.train()
+    model.eval()
+    assert not model.generator._sessions
