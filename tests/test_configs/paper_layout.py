@@ -5,9 +5,6 @@ import json
 import os
 import shutil
 
-from transformers import AutoConfig, AutoModelForCausalLM
-
-
 def _link(target, link) -> None:
     link.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, link)
@@ -64,14 +61,3 @@ def build_paper_layout(world, root) -> None:
     (data / 'grit').mkdir(exist_ok=True)
     with open(data / 'grit/grit-20m.jsonl', 'w') as f:
         f.writelines(json.dumps(r) + '\n' for r in records)
-
-
-def save_tiny_llm(folder) -> str:
-    """A random 2-layer LLaMA of width 64 with the tiny tokenizer, saved like a real LLM folder."""
-    from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
-    tokenizer = build_tiny_tokenizer(save_dir=str(folder))
-    config = AutoConfig.for_model(model_type='llama', hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                  num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=4096,
-                                  vocab_size=len(tokenizer))
-    AutoModelForCausalLM.from_config(config).save_pretrained(str(folder))
-    return str(folder)

@@ -16,9 +16,9 @@ from mmengine.runner import Runner
 
 from groma_mm.registry import MODELS
 from groma_mm.testing.paths import REPO_ROOT
-from groma_mm.testing.tiny_overrides import tiny_paper_model_options
+from groma_mm.testing.tiny_overrides import save_tiny_llm, tiny_paper_model_options
 
-from .paper_layout import build_paper_layout, save_tiny_llm
+from .paper_layout import build_paper_layout
 
 STAGE = f'{REPO_ROOT}/configs/groma/groma_dinov2-l14_vicuna-7b_8xb16-'
 CONFIGS = {
