@@ -3,8 +3,8 @@
 #   python tools/validate_dataset.py data/my_data/train.json --img-dir data/my_data/images
 #   python tools/train.py configs/groma/groma-lora_dinov2-l14_vicuna-7b_1xb4-3e_own-data.py
 #   python tools/model_converters/groma_merge_lora.py configs/groma/groma-lora_... work_dirs/.../epoch_3.pth out.pth
-# The LLM body stays frozen in bf16 with LoRA adapters on every projection; the adapters, Groma's new token
-# rows, the region encoder and both projectors train in fp32 (master weights) under bf16 autocast.
+# The LLM stays frozen in bf16 with LoRA adapters on every projection; the adapters, the region encoder and
+# both projectors train in fp32 (master weights) under bf16 autocast. Memory: README "Scale training".
 _base_ = [
     '../_base_/models/groma_dinov2-l14_vicuna-7b.py',
     '../_base_/default_runtime.py',
@@ -21,6 +21,9 @@ model = dict(
         torch_dtype='bfloat16',
         trainable_dtype='float32',
         gradient_checkpointing=True,
+        # The checkpoint's LLM already knows Groma's tokens: their rows stay as trained. Training them makes
+        # the whole embedding / LM-head matrices trainable (+4 GB: too much for a 24 GB card).
+        train_new_token_rows=False,
         lora=dict(r=64, lora_alpha=16, lora_dropout=0.05,
                   target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])))
 # Everything, the LLM included, starts from the Groma checkpoint (the LoRA model accepts its plain names);

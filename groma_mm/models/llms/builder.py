@@ -176,7 +176,8 @@ def build_causal_lm(pretrained: Optional[str] = None,
                     freeze_llm: bool = False,
                     gradient_checkpointing: bool = False,
                     lora: Optional[dict] = None,
-                    trainable_dtype: DType = None):
+                    trainable_dtype: DType = None,
+                    train_new_token_rows: bool = True):
     """Build an HF causal LM ready for Groma (see the module doc for the options).
 
     Args:
@@ -189,6 +190,9 @@ def build_causal_lm(pretrained: Optional[str] = None,
         lora: ``peft.LoraConfig`` fields; the returned model is then a ``PeftModel``.
         trainable_dtype: store the trainable weights in this dtype (``'float32'``: fp32 master weights);
             None keeps ``torch_dtype``.
+        train_new_token_rows: with ``freeze_llm`` or ``lora``, train the embedding / LM-head rows of Groma's
+            tokens (which makes the two matrices trainable). False when the LLM already knows them (LoRA
+            from a trained Groma): saves their gradients and AdamW state, ~4 GB for a 7B LLM.
 
     Returns:
         A ``PreTrainedModel`` (or ``PeftModel`` with ``lora``).
@@ -207,7 +211,7 @@ def build_causal_lm(pretrained: Optional[str] = None,
         model = apply_lora(model, lora)  # peft leaves only the adapters trainable, so freeze_llm is implied
     elif freeze_llm:
         model.requires_grad_(False)
-    if (freeze_llm or lora is not None) and token_ids is not None:
+    if (freeze_llm or lora is not None) and token_ids is not None and train_new_token_rows:
         train_token_rows(model, token_ids.all_ids)
     if trainable_dtype is not None:
         keep_trainable_in(model, trainable_dtype)
