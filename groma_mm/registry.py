@@ -6,6 +6,7 @@ build our parts by bare name and reach other libraries with a scope prefix (``mm
 a ``groma_mm`` node makes mmengine fall back to its root with a "Failed to search registry" warning.
 """
 from mmdet import registry as mmdet_registry
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import STRATEGIES as MMENGINE_STRATEGIES
 from mmengine.registry import Registry
 
@@ -37,3 +38,5 @@ LOG_PROCESSORS = _child('log_processor', mmdet_registry.LOG_PROCESSORS)
 # mmdet has no strategy registry. FlexibleRunner builds its strategy before it sets the default scope, so
 # configs name ours with the scope: type='groma_mm.GromaFSDPStrategy'.
 STRATEGIES = _child('strategy', MMENGINE_STRATEGIES)
+# FSDP's wrapper looks its functions up under the default scope.
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS)
