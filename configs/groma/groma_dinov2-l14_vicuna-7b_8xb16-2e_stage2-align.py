@@ -43,4 +43,7 @@ default_hooks = dict(
     visualization=dict(_delete_=True, type='mmdet.DetVisualizationHook', draw=False))
 log_processor = dict(by_epoch=False)
 auto_scale_lr = dict(enable=False, base_batch_size=128)
+# A batch whose images get no region (no proposal passes the filter, no box given) leaves the region encoder
+# without gradients; DDP must not wait for them.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False, find_unused_parameters=True)
 randomness = dict(seed=42)

@@ -75,3 +75,21 @@ def test_fsdp_run_resumed_in_a_new_process_continues_with_the_same_losses(runs):
     assert sorted(after) == [4, 5]
     for k in (4, 5):
         assert after[k] == pytest.approx(sharded[k], abs=1e-6), (after, sharded)
+
+
+def test_fsdp_checkpoint_converts_to_one_inference_file(runs):
+    from groma_mm.apis import GromaInferencer
+    root = runs[0]
+    checkpoint = root / 'fsdp' / 'iter_5.pth'
+    saved = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    assert not [k for k in saved if '_fsdp' in k or '_checkpoint_wrapped' in k]  # the model's own names
+    out = root / 'fsdp_full.pth'
+    run_tool(root, ['model_converters/groma_sharded_to_full.py', FSDP_CONFIG, str(checkpoint), str(out),
+                    '--cfg-options', 'model.proposer_checkpoint=None'])
+    cfg = Config.fromfile(FSDP_CONFIG)
+    cfg.model.proposer_checkpoint = None
+    cfg.model.tokenizer.pretrained = str(root / cfg.model.tokenizer.pretrained)
+    loaded = GromaInferencer(cfg, str(out)).model.full_state_dict()  # strict: every weight from the file
+    assert set(loaded) == set(saved)
+    for name, tensor in saved.items():
+        torch.testing.assert_close(loaded[name], tensor, msg=name)
