@@ -8,8 +8,9 @@ _base_ = [
 ]
 data_root = 'data/synthetic_world/'
 model = dict(
-    # Written by tools/run_main_job.py: stage-1 proposer and a tokenizer over the world's words.
-    proposer_checkpoint='work_dirs/main_job/stage1_proposer/proposer.pth',
+    # What tools/run_main_job.py writes with its defaults: the stage-1 proposer (12 epochs) and a tokenizer
+    # over the world's words.
+    proposer_checkpoint='work_dirs/main_job/stage1_proposer/epoch_12.pth',
     tokenizer=dict(_delete_=True, type='HFTokenizer', pretrained=data_root + 'tokenizer'),
     llm=dict(freeze_llm=True),
     generation_cfg=dict(max_new_tokens=24))

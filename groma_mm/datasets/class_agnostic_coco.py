@@ -16,6 +16,7 @@ from mmengine.fileio import list_dir_or_file, load
 from mmengine.logging import MMLogger
 from pycocotools import mask as mask_utils
 
+from groma_mm.datasets.file_errors import reading_annotations
 from groma_mm.registry import DATASETS
 
 # How many offending entries the load-time warning spells out; the rest stay in ``dataset.bad_entries``.
@@ -152,6 +153,10 @@ class ClassAgnosticCocoDataset(BaseDetDataset):
         self.source = source
         self.bad_entries: List[dict] = []
         super().__init__(*args, **kwargs)
+
+    def full_init(self) -> None:
+        with reading_annotations(type(self).__name__, self.ann_file):
+            super().full_init()
 
     def load_data_list(self) -> List[dict]:
         """Parse ``ann_file``; skip, record and report bad entries.

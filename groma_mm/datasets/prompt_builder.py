@@ -33,7 +33,7 @@ from groma_mm.models.llms.special_tokens import (DEFAULT_NUM_PROXY_TOKENS, GROUN
 
 IGNORE_INDEX = -100
 INTRO = 'Here is an image with region crops from it. Image: {image}. Regions: {regions}.'
-# The official checkpoints see the intro as its own round, answered by this line (DESIGN.md §5).
+# The official checkpoints see the intro as its own round, answered by this line (docs/design.md §4).
 INTRO_REPLY = 'Thank you for the image! How can I assist you with it?'
 
 BoxToRegion = Union[Sequence[Union[int, Sequence[int]]], Mapping[int, Union[int, Sequence[int]]]]

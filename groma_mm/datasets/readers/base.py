@@ -30,6 +30,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from groma_mm.datasets.class_agnostic_coco import clip_box, coco_xywh_to_xyxy, existing_files
+from groma_mm.datasets.file_errors import reading_annotations
 from groma_mm.datasets.instruction_templates import Templates, sample_instruction
 
 # How many bad entries the load-time warning spells out; all of them stay in ``dataset.bad_entries``.
@@ -201,7 +202,8 @@ class GromaBaseDataset(BaseDataset):
             list[dict]: contract samples (module docstring).
         """
         self.bad_entries = []
-        parsed = list(self.parse())
+        with reading_annotations(type(self).__name__, self.ann_file):
+            parsed = list(self.parse())
         if self.check_files and parsed:
             existing = existing_files((s['img_path'] for _, s in parsed), self.backend_args)
             kept = []

@@ -53,13 +53,17 @@ def detect_format(path: str, data=None) -> str:
         ValueError: the format cannot be told.
     """
     if osp.isdir(path):
-        if osp.isdir(osp.join(path, 'Sentences')) and osp.isdir(osp.join(path, 'Annotations')):
+        if _is_flickr_root(path):
             return 'flickr30k'
         if _refs_in(path):
             return 'refer'
         raise ValueError(f'{path}: a folder must be Flickr30k Entities (Sentences/, Annotations/) or hold refs(*).p')
     if path.endswith(('.p', '.pkl', '.pickle')):
         return 'refer'
+    if path.endswith('.txt') and _is_flickr_root(osp.dirname(osp.abspath(path))):
+        return 'flickr30k'  # a split list (train.txt, ...) of a Flickr30k Entities folder
+    if not path.endswith(('.json', '.jsonl')):
+        raise ValueError(f'{path}: not a json file, a refs pickle or a Flickr30k split list; pass --format')
     if data is None:
         data = _load_json(path)
     if isinstance(data, dict) and 'images' in data and 'annotations' in data:
@@ -71,6 +75,10 @@ def detect_format(path: str, data=None) -> str:
         if 'regions' in first:
             return 'vg'
     raise ValueError(f'{path}: not a known dataset format {FORMATS}; pass --format')
+
+
+def _is_flickr_root(folder: str) -> bool:
+    return osp.isdir(osp.join(folder, 'Sentences')) and osp.isdir(osp.join(folder, 'Annotations'))
 
 
 def _refs_in(folder: str) -> List[str]:
@@ -109,7 +117,10 @@ def validate(path: str, fmt: str = 'auto', img_dir: Optional[str] = None, image_
         except Exception as err:  # noqa: BLE001
             return _report(path, fmt, img_dir, _bad_file(path, err))
     if fmt == 'auto':
-        fmt = detect_format(path, data)
+        try:
+            fmt = detect_format(path, data)
+        except UnicodeDecodeError as err:  # not text at all
+            return _report(path, fmt, img_dir, _bad_file(path, err))
     kw = dict(image_check=image_check, box_tolerance=box_tolerance)
     if fmt == 'coco':
         issues = validate_coco(path, img_dir, data=data, **kw)

@@ -3,7 +3,11 @@ import os.path as osp
 import pickle
 from typing import Dict, List, Optional
 
-from .common import ImageChecker, _bad_file, _get, _is_number, _load_json, _xywh_issue, issue
+from .common import ImageChecker, _bad_file, _get, _is_number, _load_json, _scalar, _xywh_issue, issue
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 # ------------------------------------------------------------------------------------------------- COCO
@@ -24,8 +28,9 @@ def validate_coco(ann_file: str, img_dir: Optional[str], image_check: str = 'hea
     sizes: Dict[object, tuple] = {}
     captions: Dict[object, str] = {}
     for i, img in enumerate(data['images']):
-        if not isinstance(img, dict) or 'id' not in img or not isinstance(img.get('file_name'), str):
-            out.append(issue(ann_file, i, _get(img, 'id'), 'bad_entry', 'image entry needs "id" and "file_name"'))
+        if not isinstance(img, dict) or _scalar(img.get('id')) is None or not isinstance(img.get('file_name'), str):
+            out.append(issue(ann_file, i, _scalar(_get(img, 'id')), 'bad_entry',
+                             'image entry needs an "id" (number or string) and a "file_name"'))
             continue
         if img['id'] in sizes:
             out.append(issue(ann_file, i, img['id'], 'duplicate_id', f'image id {img["id"]} appears twice'))
@@ -41,21 +46,23 @@ def validate_coco(ann_file: str, img_dir: Optional[str], image_check: str = 'hea
         sizes[img['id']] = (width, height)
         if isinstance(img.get('caption'), str):
             captions[img['id']] = img['caption']
-    categories = {c.get('id') for c in data.get('categories') or [] if isinstance(c, dict)}
+    categories = {_scalar(c.get('id')) for c in _list(data.get('categories')) if isinstance(c, dict)}
     ann_ids = set()
     for i, ann in enumerate(data['annotations']):
         if not isinstance(ann, dict):
             out.append(issue(ann_file, i, None, 'bad_entry', 'annotation is not a dict'))
             continue
-        ann_id = ann.get('id')
-        if ann_id in ann_ids:
+        ann_id = _scalar(ann.get('id'))
+        if ann.get('id') is not None and ann_id is None:
+            out.append(issue(ann_file, i, None, 'bad_entry', f'annotation id {ann.get("id")!r} is not a number or string'))
+        elif ann_id in ann_ids:
             out.append(issue(ann_file, i, ann_id, 'duplicate_id', f'annotation id {ann_id} appears twice'))
         ann_ids.add(ann_id)
-        if ann.get('image_id') not in sizes:
+        if _scalar(ann.get('image_id')) not in sizes:
             out.append(issue(ann_file, i, ann_id, 'dangling_reference',
                              f'annotation of image {ann.get("image_id")!r}, which is not in "images"'))
             continue
-        if categories and ann.get('category_id') not in categories:
+        if categories and _scalar(ann.get('category_id')) not in categories:
             out.append(issue(ann_file, i, ann_id, 'dangling_reference',
                              f'category_id {ann.get("category_id")!r} is not in "categories"'))
         if 'bbox' in ann:
@@ -93,16 +100,16 @@ def validate_refer(refs_file: str, img_dir: Optional[str], instances_file: Optio
         return out + _bad_file(refs_file, err)
     if not isinstance(refs, list):
         return out + [issue(refs_file, None, None, 'bad_format', 'a refs pickle holds a list of ref dicts')]
-    anns = {a.get('id'): a for a in instances.get('annotations') or [] if isinstance(a, dict)}
-    image_ids = {i.get('id') for i in instances.get('images') or [] if isinstance(i, dict)}
+    anns = {_scalar(a.get('id')): a for a in _list(_get(instances, 'annotations')) if isinstance(a, dict)}
+    image_ids = {_scalar(i.get('id')) for i in _list(_get(instances, 'images')) if isinstance(i, dict)}
     ref_ids, sent_ids = set(), set()
     for i, ref in enumerate(refs):
         missing = [k for k in ('ref_id', 'ann_id', 'image_id', 'split', 'sentences') if not isinstance(ref, dict)
-                   or k not in ref]
+                   or (k not in ref if k == 'sentences' else _scalar(ref.get(k)) is None)]
         if missing:
             out.append(issue(refs_file, i, _get(ref, 'ref_id'), 'bad_entry', f'ref lacks {missing}'))
             continue
-        ref_id = ref['ref_id']
+        ref_id = ref['ref_id']  # the three ids are scalars (checked above)
         if ref_id in ref_ids:
             out.append(issue(refs_file, i, ref_id, 'duplicate_id', f'ref_id {ref_id} appears twice'))
         ref_ids.add(ref_id)
@@ -125,8 +132,8 @@ def validate_refer(refs_file: str, img_dir: Optional[str], instances_file: Optio
                 isinstance(s, dict) and isinstance(s.get('sent'), str) and s['sent'].strip() for s in sentences):
             out.append(issue(refs_file, i, ref_id, 'bad_entry', 'sentences must be a non-empty list of {"sent": text}'))
             continue
-        ids = [s.get('sent_id') for s in sentences]
-        if 'sent_ids' in ref and list(ref['sent_ids']) != ids:
+        ids = [_scalar(s.get('sent_id')) for s in sentences]
+        if 'sent_ids' in ref and (not isinstance(ref['sent_ids'], list) or ref['sent_ids'] != ids):
             out.append(issue(refs_file, i, ref_id, 'dangling_reference',
                              f'sent_ids {ref["sent_ids"]} differ from the sentences\' sent_id {ids}'))
         dup = [k for k in ids if k in sent_ids]
@@ -164,12 +171,13 @@ def validate_vg(regions_file: str, img_dir: Optional[str], image_data_file: Opti
     meta = {}
     if osp.isfile(image_data_file):
         try:
-            meta = {m.get('image_id', m.get('id')): m for m in _load_json(image_data_file) if isinstance(m, dict)}
+            meta = {_scalar(m.get('image_id', m.get('id'))): m for m in _list(_load_json(image_data_file))
+                    if isinstance(m, dict)}
         except Exception as err:  # noqa: BLE001
             out += _bad_file(image_data_file, err)
     region_ids = set()
     for i, entry in enumerate(data):
-        image_id = _get(entry, 'id') if _get(entry, 'id') is not None else _get(entry, 'image_id')
+        image_id = _scalar(_get(entry, 'id') if _get(entry, 'id') is not None else _get(entry, 'image_id'))
         if image_id is None or not isinstance(entry.get('regions'), list):
             out.append(issue(regions_file, i, image_id, 'bad_entry', 'entry needs "id" and a "regions" list'))
             continue
@@ -180,7 +188,7 @@ def validate_vg(regions_file: str, img_dir: Optional[str], image_data_file: Opti
                                                    i, image_id, width, height)
             out += found
         for j, region in enumerate(entry['regions']):
-            rid = _get(region, 'region_id')
+            rid = _scalar(_get(region, 'region_id'))
             if not isinstance(region, dict) or not all(k in region for k in ('x', 'y', 'width', 'height')):
                 out.append(issue(regions_file, i, rid, 'bad_entry', f'regions[{j}] needs x, y, width, height', j))
                 continue

@@ -36,7 +36,7 @@ def check_box(x1, y1, x2, y2, width: Optional[float], height: Optional[float],
         return 'degenerate_box', f'box {[x1, y1, x2, y2]} is not 4 finite numbers'
     if x2 - x1 < 1 or y2 - y1 < 1:
         return 'degenerate_box', f'degenerate box xyxy {[x1, y1, x2, y2]} (under 1 px wide or high)'
-    if width is not None and height is not None and (x1 < -tolerance or y1 < -tolerance or x2 > width + tolerance
+    if _is_number(width) and _is_number(height) and (x1 < -tolerance or y1 < -tolerance or x2 > width + tolerance
                                                       or y2 > height + tolerance):
         return 'box_outside', f'box xyxy {[x1, y1, x2, y2]} outside the {width}x{height} image'
     return None
@@ -111,3 +111,9 @@ def _bad_file(path: str, err: Exception) -> List[dict]:
 
 def _get(obj, key):
     return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _scalar(value):
+    """``value`` if it can be an id or a name (a string or a number), else None: a list or a dict where an
+    id belongs is a malformed entry, and unhashable besides."""
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 from typing import List, Optional, Tuple
 
 from .common import (_BOX_K, _ENTITY, _ROLES, BOX_PLACEHOLDERS, ImageChecker, _bad_file, _get, _load_json,
-                     _xywh_issue, check_box, issue)
+                     _scalar, _xywh_issue, check_box, issue)
 
 
 # ----------------------------------------------------------------------------------- Flickr30k Entities
@@ -42,27 +42,42 @@ def parse_flickr_sentence(line: str) -> List[Tuple[str, List[str], str]]:
 def validate_flickr30k(root: str, img_dir: Optional[str], image_check: str = 'header',
                        box_tolerance: float = 1.0) -> List[dict]:
     """Issues of a Flickr30k Entities folder: every ``Sentences/*.txt`` with its ``Annotations/*.xml`` and
-    the image ids listed by the split files (``train.txt``, ``val.txt``, ``test.txt``) that exist."""
+    the image ids listed by the split files (``train.txt``, ``val.txt``, ``test.txt``) that exist. ``root``
+    may also be one split file: then that split's images are checked."""
     checker = ImageChecker(image_check if img_dir else 'none')
+    split_files = [osp.join(root, f'{split}.txt') for split in ('train', 'val', 'test')]
+    if osp.isfile(root):
+        split_files, root = [root], osp.dirname(osp.abspath(root))
     sent_dir, ann_dir = osp.join(root, 'Sentences'), osp.join(root, 'Annotations')
     if not osp.isdir(sent_dir) or not osp.isdir(ann_dir):
         return [issue(root, None, None, 'bad_format', 'a Flickr30k Entities folder has Sentences/ and Annotations/')]
     out: List[dict] = []
     ids = sorted((n[:-4] for n in os.listdir(sent_dir) if n.endswith('.txt')), key=lambda s: (len(s), s))
-    known = set(ids)
-    for split in ('train', 'val', 'test'):
-        split_file = osp.join(root, f'{split}.txt')
+    known, listed = set(ids), []
+    for split_file in split_files:
         if not osp.isfile(split_file):
             continue
-        with open(split_file) as f:
-            for k, line in enumerate(f):
-                image_id = line.strip()
-                if image_id and image_id not in known:
-                    out.append(issue(split_file, k, image_id, 'dangling_reference',
-                                     f'image {image_id} has no Sentences/{image_id}.txt'))
-    for image_id in ids:
+        lines, bad = _read_lines(split_file)
+        out += bad
+        for k, line in enumerate(lines):
+            image_id = line.strip()
+            if image_id and image_id not in known:
+                out.append(issue(split_file, k, image_id, 'dangling_reference',
+                                 f'image {image_id} has no Sentences/{image_id}.txt'))
+            elif image_id:
+                listed.append(image_id)
+    for image_id in (listed if len(split_files) == 1 else ids):
         out += _validate_flickr_image(root, image_id, img_dir, checker, box_tolerance)
     return out
+
+
+def _read_lines(path: str) -> Tuple[List[str], List[dict]]:
+    """The lines of a text file, or none and a ``bad_format`` issue when it is not UTF-8 text."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read().split('\n'), []
+    except (OSError, UnicodeDecodeError) as err:
+        return [], _bad_file(path, err)
 
 
 def _validate_flickr_image(root, image_id, img_dir, checker, tolerance) -> List[dict]:
@@ -114,8 +129,8 @@ def _validate_flickr_image(root, image_id, img_dir, checker, tolerance) -> List[
             boxed += 1
     if not osp.isfile(sent_file):
         return out
-    with open(sent_file) as f:
-        lines = f.read().split('\n')
+    lines, bad = _read_lines(sent_file)
+    out += bad
     for k, line in enumerate(lines):
         if not line.strip():
             continue
@@ -138,7 +153,7 @@ def _xml_int(node, path) -> Optional[int]:
     text = node.findtext(path)
     try:
         return int(float(text))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # absent, not a number, NaN, infinite
         return None
 
 
@@ -188,7 +203,7 @@ def _validate_chat_sample(file, i, sample, img_dir, checker, tolerance) -> List[
     num_boxes = len(boxes or [])
     roles, num_images = [], 0
     for m, message in enumerate(messages):
-        role = _ROLES.get(_get(message, 'from') or _get(message, 'role'))
+        role = _ROLES.get(_scalar(_get(message, 'from') or _get(message, 'role')))
         value = _get(message, 'value') if _get(message, 'value') is not None else _get(message, 'content')
         if role is None or not isinstance(value, str):
             out.append(issue(file, i, sid, 'bad_entry', f'message {m} needs from/role in {sorted(_ROLES)} and a '
