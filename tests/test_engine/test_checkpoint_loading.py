@@ -153,3 +153,13 @@ def test_a_stage_checkpoint_on_its_proposer_logs_one_line_of_sources(sources, tm
     assert len(account) == 1 and 'from proposer_checkpoint' in account[0], log[-3000:]
     assert 'missing keys' not in log and 'unexpected key' not in log
     assert 'after calling `init_weights`' not in log
+
+
+def test_tools_test_stops_on_a_checkpoint_that_does_not_fit(sources, tmp_path):
+    # The Groma stage checkpoint given to the stage-1 proposer config: refused before any data is read.
+    from groma_mm.testing.paths import TINY_PROPOSER_CONFIG
+    out = subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools/test.py'), TINY_PROPOSER_CONFIG,
+                          str(sources['root'] / 'stage2.pth'), '--work-dir', str(tmp_path / 'w')],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode != 0 and 'does not fit' in out.stderr and 'missing' in out.stderr, out.stderr[-2000:]
+    assert 'Traceback' not in out.stderr
