@@ -45,8 +45,8 @@ def _parse(reply, num_boxes):
 
 
 def test_rec_reply_is_the_box_alone(world):
-    s = _first(readers.RefCOCODataset(ann_file=f'{world}/refcoco/refs(unc).p', data_prefix=dict(img=f'{world}/images'),
-                                      split='train'))
+    s = _first(readers.RefCOCODataset(ann_file=f'{world}/refcoco/refs(unc).p',
+                                      data_prefix=dict(img=f'{world}/images'), split='train'))
     assert s['task'] == 'rec'
     assert REC.match(_reply(s)), _reply(s)
     assert f"<p>{s['gt']['expression']}</p>" in s['conversation'][0]['content']
@@ -77,8 +77,8 @@ def _check_grounded_text(reply, num_boxes):
 
 
 def test_grounded_caption_reply_wraps_each_phrase(world):
-    s = _first(readers.Flickr30kEntitiesDataset(ann_file=f'{world}/flickr30k/train.txt',
-                                                data_root=f'{world}/flickr30k', data_prefix=dict(img=f'{world}/images')))
+    s = _first(readers.Flickr30kEntitiesDataset(ann_file=f'{world}/flickr30k/train.txt', data_root=f'{world}/flickr30k',
+                                                data_prefix=dict(img=f'{world}/images')))
     assert (s['task'], s['grounding']) == ('grounded_caption', True)
     _check_grounded_text(_reply(s), len(s['bboxes']))
 
