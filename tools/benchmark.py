@@ -18,8 +18,8 @@ absolute (weights included); ``*_delta`` is the rise over the stage's start.
 ``--random-weights`` needs no checkpoint: the LLM is built from the config's ``llm_random_init_config``
 (the architecture of its pretrained LLM) merged with any ``model.llm.config`` override, a missing tokenizer
 becomes the offline ``TinyWordTokenizer``, pretrained initializations are dropped, and the region score
-threshold is 0 (a random proposer scores below any threshold; a trained one fills most region slots). For the 7B shape on
-a small machine, shrink what you must, e.g. ``--cfg-options model.llm.config.num_hidden_layers=2``.
+threshold is 0 (a random proposer scores below any threshold; a trained one fills most region slots). For
+the 7B shape on a small machine, shrink what you must, e.g. ``--cfg-options model.llm.config.num_hidden_layers=2``.
 """
 import argparse
 import json
@@ -271,10 +271,11 @@ def summary(rows: List[dict], names: List[str]) -> List[str]:
     for other in names[1:]:
         for size in sizes:
             a, b = by[(size, head)], by[(size, other)]
-            if a['decode_ms_per_token'] > 0 and a['cpu_time']['decode_ms_per_token'] > 0:
+            wall, cpu = a['decode_ms_per_token'], a['cpu_time']['decode_ms_per_token']
+            if wall > 0 and cpu > 0:
                 lines.append(f'decode {head} vs {other} at batch {size}: '
-                             f'{b["decode_ms_per_token"] / a["decode_ms_per_token"]:.2f}x faster (wall), '
-                             f'{b["cpu_time"]["decode_ms_per_token"] / a["cpu_time"]["decode_ms_per_token"]:.2f}x (CPU time)')
+                             f'{b["decode_ms_per_token"] / wall:.2f}x faster (wall), '
+                             f'{b["cpu_time"]["decode_ms_per_token"] / cpu:.2f}x (CPU time)')
     if 1 in sizes:
         for name in names:
             base, base_cpu = by[(1, name)]['samples_per_s'], by[(1, name)]['cpu_time']['samples_per_s']
@@ -287,7 +288,8 @@ def summary(rows: List[dict], names: List[str]) -> List[str]:
 
 def table(rows: List[dict], memory_kind: str) -> str:
     header = ['batch', 'gen', 'prompt', 'regions'] + [f'{s} ms/img' for s in STAGES] + [
-        'prefill ms', 'decode ms/tok', 'decode cpu-ms/tok', 'samples/s', f'peak MiB enc/prop/tok/reg/prefill/gen ({memory_kind})']
+        'prefill ms', 'decode ms/tok', 'decode cpu-ms/tok', 'samples/s',
+        f'peak MiB enc/prop/tok/reg/prefill/gen ({memory_kind})']
     lines = [header]
     for r in rows:
         mem = r['memory']

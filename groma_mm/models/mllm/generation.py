@@ -283,7 +283,10 @@ class StaticCacheGenerator:
 
     def _session(self, llm, batch_size: int, cache_len: int, dtype: torch.dtype,
                  device: torch.device) -> _DecodeSession:
-        key = (id(llm), batch_size, cache_len, dtype, device)
+        # The weights' address joins the key: a graph replays reads of the memory it was captured on, and moving
+        # or recasting the model puts the weights elsewhere.
+        weights = llm.get_input_embeddings().weight.data_ptr()
+        key = (id(llm), weights, batch_size, cache_len, dtype, device)
         session = self._sessions.pop(key, None)
         if session is None:
             if not getattr(llm, '_supports_static_cache', False):
