@@ -31,7 +31,7 @@ def parse_args():
     parser.add_argument('--top-p', type=float)
     parser.add_argument('--out-dir', default='outputs')
     parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='allow a checkpoint that needs arbitrary Python objects to load (only for files you trust)')
+                        help='allow a checkpoint that needs arbitrary Python objects (only files you trust)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args()
 

@@ -29,7 +29,7 @@ def parse_args():
     parser.add_argument('--max-batch-size', type=int, default=4, help='queued requests answered together')
     parser.add_argument('--share-dir', help="where gradio keeps uploaded files (default: gradio's temp dir)")
     parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='allow a checkpoint that needs arbitrary Python objects to load (only for files you trust)')
+                        help='allow a checkpoint that needs arbitrary Python objects (only files you trust)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args()
 

@@ -27,7 +27,8 @@ os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 # gradio's page template links a CDN script (iframe resizing when embedded) and preconnects to web-font
 # hosts; the demo needs neither, and a page that reaches out would fail or leak on an offline machine.
 _REMOTE = r'"https?://(?!127\.0\.0\.1|localhost)[^"]*"'
-_REMOTE_TAGS = re.compile(rf'<link\b[^>]*?\bhref={_REMOTE}[^>]*>|<script\b[^>]*?\bsrc={_REMOTE}[^>]*>\s*</script>', re.S)
+_REMOTE_TAGS = re.compile(rf'<link\b[^>]*?\bhref={_REMOTE}[^>]*>|<script\b[^>]*?\bsrc={_REMOTE}[^>]*>\s*</script>',
+                          re.S)
 
 _CSS = """
 .groma-error {color: #b00020; font-weight: 600; padding: 6px 0;}

@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import torch.multiprocessing as mp
 from mmengine.config import Config
 
-from groma_mm.registry import MODELS
 from groma_mm.testing.benchmark_files import write_benchmark_files
-from groma_mm.testing.paths import REPO_ROOT, TINY_GROMA_MODEL_CONFIG
+from groma_mm.testing.paths import REPO_ROOT
+from groma_mm.testing.tiny_checkpoint import save_tiny_groma_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _benchmark_worker as worker  # noqa: E402
@@ -57,10 +56,7 @@ def free_port() -> int:
 def bench(tmp_path_factory):
     root = tmp_path_factory.mktemp('bench')
     write_benchmark_files(str(root / 'data'))
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(TINY_GROMA_MODEL_CONFIG).model)
-    model.init_weights()
-    torch.save(dict(state_dict=model.full_state_dict()), str(root / 'groma_tiny_full.pth'))
+    save_tiny_groma_checkpoint(str(root / 'groma_tiny_full.pth'))
     return dict(data_root=str(root / 'data') + '/', checkpoint=str(root / 'groma_tiny_full.pth'))
 
 

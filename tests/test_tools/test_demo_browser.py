@@ -16,11 +16,9 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
 
-from groma_mm.registry import MODELS
 from groma_mm.testing.paths import REPO_ROOT, TINY_GROMA_MODEL_CONFIG
+from groma_mm.testing.tiny_checkpoint import save_tiny_groma_checkpoint
 
 CHROMIUM, CHROMEDRIVER = shutil.which('chromium'), shutil.which('chromedriver')
 
@@ -50,11 +48,7 @@ def _free_port() -> int:
 def server(tmp_path_factory):
     _require_browser()
     root = tmp_path_factory.mktemp('demo')
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(TINY_GROMA_MODEL_CONFIG).model)
-    model.init_weights()
-    ckpt = str(root / 'groma_tiny_full.pth')
-    torch.save(dict(state_dict=model.full_state_dict()), ckpt)
+    ckpt = save_tiny_groma_checkpoint(str(root / 'groma_tiny_full.pth'))
     image = np.full((240, 320, 3), 200, np.uint8)
     cv2.circle(image, (100, 120), 50, (0, 0, 255), -1)
     cv2.rectangle(image, (180, 60), (290, 180), (255, 0, 0), -1)

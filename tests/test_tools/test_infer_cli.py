@@ -7,22 +7,15 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
-from mmengine.config import Config
 
-from groma_mm.registry import MODELS
 from groma_mm.testing.paths import REPO_ROOT, TINY_GROMA_MODEL_CONFIG
+from groma_mm.testing.tiny_checkpoint import save_tiny_groma_checkpoint
 
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     root = tmp_path_factory.mktemp('ckpt')
-    torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(TINY_GROMA_MODEL_CONFIG).model)
-    model.init_weights()
-    path = str(root / 'groma_tiny_full.pth')
-    torch.save(dict(state_dict=model.full_state_dict()), path)
-    return path
+    return save_tiny_groma_checkpoint(str(root / 'groma_tiny_full.pth'))
 
 
 def _run(*args, cwd):
