@@ -21,10 +21,8 @@ Each run is judged:
 """
 import argparse
 import copy
-import io
 import json
 import logging
-import math
 import os
 import os.path as osp
 import pickle

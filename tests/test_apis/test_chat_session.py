@@ -25,7 +25,8 @@ def test_two_clicks_make_a_box_in_either_order_but_not_a_line():
 
 def test_modes_turn_words_into_the_trained_prompts():
     session = ChatSession(image=np.zeros((8, 8, 3), np.uint8))
-    assert session.turn('the red ball', 'find').conversation[-1]['content'] == 'Locate <p>the red ball</p> in the image.'
+    find = session.turn('the red ball', 'find')
+    assert find.conversation[-1]['content'] == 'Locate <p>the red ball</p> in the image.'
     caption = session.turn('', 'grounded caption')
     assert caption.grounding and caption.conversation[-1]['content'] == 'Give me a short description of the image.'
     with pytest.raises(InputError, match='needs a box'):
