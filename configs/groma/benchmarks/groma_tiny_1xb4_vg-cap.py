@@ -2,28 +2,16 @@
 # that groma_mm.testing.benchmark_files writes in the official layouts (a plumbing check, not a score):
 #   python -c "from groma_mm.testing.benchmark_files import write_benchmark_files as w; w('data/benchmarks_tiny')"
 #   python tools/test.py configs/groma/benchmarks/groma_tiny_1xb4_vg-cap.py TINY_CKPT
-_base_ = ['../../_base_/models/groma_tiny.py', '../../_base_/default_runtime.py']
+_base_ = ['../../_base_/models/groma_tiny.py', '../../_base_/default_runtime.py',
+          '../../_base_/datasets/benchmarks_tiny.py']
 
-data_root = 'data/benchmarks_tiny/'
 model = dict(generation_cfg=dict(max_new_tokens=8))
-test_pipeline = [
-    dict(type='RobustLoadImageFromFile'),
-    dict(type='mmdet.Resize', scale=(112, 112), keep_ratio=False),  # the tiny model's input size
-    dict(type='PackGromaInputs'),
-]
 test_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    drop_last=False,
-    sampler=dict(type='GroupedInferenceSampler'),
     dataset=dict(
         type='RegionCaptionCocoDataset',
         ann_file='groma_eval/vg_test.json',
         instruction_task='region_caption',
         data_prefix=dict(img='vg/'),
-        test_mode=True,
-        data_root=data_root,
-        pipeline=test_pipeline))
+        test_mode=True))
 test_evaluator = dict(type='RegionCaptionMetric')
-test_cfg = dict(type='TestLoop')
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
