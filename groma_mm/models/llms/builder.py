@@ -197,11 +197,16 @@ def build_causal_lm(pretrained: Optional[str] = None,
     Returns:
         A ``PreTrainedModel`` (or ``PeftModel`` with ``lora``).
     """
-    model = load_causal_lm(pretrained, config, torch_dtype, attn_implementation, gguf_file)
     token_ids: Optional[GromaTokenIds] = None
     if tokenizer is not None:
         old_vocab_size = len(tokenizer)
         token_ids = add_groma_tokens(tokenizer, num_proxy_tokens)
+        if config is not None and 'vocab_size' not in config:
+            # A random LLM has no vocabulary of its own: size it to the tokenizer, not to the model type's
+            # default (32000 rows for llama would make a tiny model's LM head its most expensive layer).
+            config = dict(config, vocab_size=len(tokenizer))
+    model = load_causal_lm(pretrained, config, torch_dtype, attn_implementation, gguf_file)
+    if tokenizer is not None:
         resize_embeddings_to_tokenizer(model, tokenizer, [i for i in token_ids.all_ids if i >= old_vocab_size],
                                        old_vocab_size)
     if gradient_checkpointing:

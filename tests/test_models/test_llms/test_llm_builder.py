@@ -61,6 +61,17 @@ def test_extra_rows_are_reused_not_shrunk():
     assert len(tok) < VOCAB + 64
 
 
+@pytest.mark.parametrize('family', ['llama', 'qwen2'])
+def test_random_llm_without_vocab_size_is_sized_to_its_tokenizer(family):
+    # The model type's default (32000 rows for llama) would make a tiny LM head its most expensive layer.
+    tok = build_tiny_tokenizer()
+    config = {k: v for k, v in CONFIGS[family].items() if k != 'vocab_size'}
+    model = MODELS.build(dict(type='HFCausalLM', config=config, tokenizer=tok, num_proxy_tokens=N_PROXY))
+    assert model.get_input_embeddings().num_embeddings == len(tok) == model.config.vocab_size
+    assert model.get_output_embeddings().out_features == len(tok)
+    assert len(tok) < 32000
+
+
 def test_existing_groma_rows_are_not_reinitialised():
     tok = build_tiny_tokenizer()
     model = MODELS.build(dict(type='HFCausalLM', config=CONFIGS['llama'], tokenizer=tok, num_proxy_tokens=N_PROXY))
