@@ -12,12 +12,11 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmcv.ops import roi_align as mmcv_roi_align
 from mmdet.structures.bbox import bbox_xyxy_to_cxcywh
 from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torchvision.ops import roi_align as torchvision_roi_align
 
+from groma_mm.models.region_encoders.roi_align import aligned_roi_align
 from groma_mm.registry import MODELS
 
 ROI_BOX_FORMATS = ('xyxy', 'cxcywh')
@@ -35,29 +34,6 @@ def coordinate_channels(x: Tensor) -> Tensor:
 
 def resize_bilinear(x: Tensor, size: Tuple[int, int]) -> Tensor:
     return F.interpolate(x, size=size, mode='bilinear', align_corners=True)
-
-
-def roi_align_any_size(feat: Tensor, rois: Tensor, output_size: int, spatial_scale: float,
-                       sampling_ratio: int) -> Tensor:
-    """Aligned average RoIAlign that also takes rois with x2 < x1 or y2 < y1.
-
-    mmcv's compiled op is used wherever it runs; its CPU kernel refuses negative-size rois (which the
-    official ``roi_box_format='cxcywh'`` produces for most boxes), while its CUDA kernel samples the
-    mirrored grid. For those rois on CPU, torchvision's ``roi_align`` is used: it runs the same sampling
-    (bit-identical to mmcv's CPU kernel on valid rois) and accepts negative sizes the way mmcv's CUDA
-    kernel does.
-
-    Args:
-        feat: (B, C, H, W) float32.
-        rois: (K, 5) ``[image index, x1, y1, x2, y2]`` in input pixels.
-
-    Returns:
-        (K, C, output_size, output_size).
-    """
-    widths, heights = rois[:, 3] - rois[:, 1], rois[:, 4] - rois[:, 2]
-    if not feat.is_cuda and bool((widths < 0).any() or (heights < 0).any()):
-        return torchvision_roi_align(feat, rois, output_size, spatial_scale, sampling_ratio, aligned=True)
-    return mmcv_roi_align(feat, rois, output_size, spatial_scale, sampling_ratio, 'avg', True)
 
 
 class CrossLevelChannelExchange(nn.Module):
@@ -114,7 +90,7 @@ class GPT4RoIRegionEncoder(BaseModule):
     * ``roi_box_format``: ``'xyxy'`` hands RoIAlign the boxes as ``x1 y1 x2 y2`` (correct);
       ``'cxcywh'`` hands it ``cx cy w h`` in input pixels, which RoIAlign reads as ``x1 y1 x2 y2`` (the
       official ``cxcywh × 448`` on 448-px input). Most such rois have negative size; see
-      :func:`roi_align_any_size` for how they are sampled on CPU.
+      :func:`~groma_mm.models.region_encoders.roi_align.aligned_roi_align` for how they are sampled on CPU.
     * ``featmap_strides``: ``None`` uses the true stride of every level (input size / map size: 3.5, 7,
       14 at 448 px); the official weights expect ``OFFICIAL_FEATMAP_STRIDES`` = (14/8, 14/4, 14/2).
 
@@ -209,7 +185,7 @@ class GPT4RoIRegionEncoder(BaseModule):
         rois, scales = self.roi_inputs(bboxes, [x.shape[-1] for x in levels], input_shape)
         fused = 0
         for level, scale, conv in zip(levels, scales, self.level_convs):
-            crops = roi_align_any_size(level.float(), rois, self.roi_size, scale, self.sampling_ratio)
+            crops = aligned_roi_align(level.float(), rois, self.roi_size, scale, self.sampling_ratio)
             fused = fused + conv(crops.to(level.dtype))
         region = self.flatten_proj(F.relu(fused).flatten(1))
         height, width = input_shape

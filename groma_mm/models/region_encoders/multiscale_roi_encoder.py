@@ -2,12 +2,12 @@
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from mmcv.ops import roi_align
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from groma_mm.models.encoders.image_tokenizer import mlp_projector
 from groma_mm.models.necks.vit_simple_pyramid import ViTSimplePyramid
+from groma_mm.models.region_encoders.roi_align import aligned_roi_align
 from groma_mm.registry import MODELS
 
 
@@ -16,8 +16,8 @@ class MultiScaleRoIRegionEncoder(BaseModule):
     """Box → one region token, for proposals and user boxes alike.
 
     The last ``len(scale_factors)`` encoder layers are rescaled into a hierarchy (earlier layer → finer
-    level, as the proposer's pyramid), each level is cropped with mmcv's compiled ``RoIAlign`` at its own
-    stride, each crop is flattened and projected, and the levels are summed (the multi-level RoI fusion
+    level, as the proposer's pyramid), each level is cropped with RoIAlign (:func:`aligned_roi_align`) at
+    its own stride, each crop is flattened and projected, and the levels are summed (the multi-level RoI fusion
     of GPT4RoI / GLaMM). An embedding of the box geometry (normalized xyxy) is added so that regions with
     similar content but different places stay distinguishable. An MLP projector maps the result to the
     LLM width.
@@ -81,9 +81,9 @@ class MultiScaleRoIRegionEncoder(BaseModule):
         fused = 0
         for level, project in zip(levels, self.level_projections):
             # Square pixels: one scale maps the input frame onto this level's grid.
-            # mmcv's RoIAlign kernels (CPU and CUDA) have no bf16: pool in fp32 under autocast.
-            crops = roi_align(level.float(), rois, self.roi_size, level.shape[-1] / width, self.sampling_ratio,
-                              'avg', True).to(level.dtype)
+            # The RoIAlign kernels have no bf16: pool in fp32 under autocast.
+            crops = aligned_roi_align(level.float(), rois, self.roi_size, level.shape[-1] / width,
+                                      self.sampling_ratio).to(level.dtype)
             fused = fused + project(crops.flatten(1))
         if self.geometry is not None:
             scale = rois.new_tensor([width, height, width, height])

@@ -9,7 +9,7 @@ import torch
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy
 
 from groma_mm.converters import (SourceKeys, convert_official_region_encoder, official_region_encoder_cfg)
-from groma_mm.models.region_encoders.gpt4roi_region_encoder import roi_align_any_size
+from groma_mm.models.region_encoders.roi_align import aligned_roi_align
 from groma_mm.registry import MODELS
 from groma_mm.testing.golden import load_golden
 
@@ -93,7 +93,7 @@ def test_roialign_inputs_and_crops_match_official(case, official, roi_stage):
     assert bool(((rois[:, 3] < rois[:, 1]) | (rois[:, 4] < rois[:, 2])).any())
     first_per_image = [0, len(case['inputs']['bboxes'][0])]
     for level, scale, golden in zip(levels, scales, inter['roialign_out_first_box_per_image'], strict=True):
-        crops = roi_align_any_size(level, rois[first_per_image], official.roi_size, scale, official.sampling_ratio)
+        crops = aligned_roi_align(level, rois[first_per_image], official.roi_size, scale, official.sampling_ratio)
         assert max_diff(crops, golden) <= TOL
 
 
@@ -102,7 +102,7 @@ def test_box_embedding_and_flatten_match_official(case, official, roi_stage):
     levels, rois, scales = roi_stage
     with torch.no_grad():
         assert max_diff(official.geometry(torch.cat(case['inputs']['bboxes'])), inter['pos_embedd_out']) <= TOL
-        fused = sum(conv(roi_align_any_size(x, rois, official.roi_size, s, official.sampling_ratio))
+        fused = sum(conv(aligned_roi_align(x, rois, official.roi_size, s, official.sampling_ratio))
                     for x, s, conv in zip(levels, scales, official.level_convs))
         flat = official.flatten_proj(fused.relu().flatten(1))
     assert max_diff(flat, inter['flatten_linear_out']) <= TOL
