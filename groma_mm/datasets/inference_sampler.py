@@ -58,8 +58,12 @@ def grouped_order(lengths: np.ndarray, images: List[str], by_image: bool = True)
 class GroupedInferenceSampler:
     """``DefaultSampler(shuffle=False)`` over :func:`grouped_order` instead of dataset order.
 
-    Ranks take every ``world_size``-th index of the order (each rank's share is still grouped), padded
-    as ``DefaultSampler`` pads, so mmengine's result collection works exactly as with it.
+    Each rank takes one contiguous block of the order, so the queries of an image stay on one rank (and
+    are encoded once) unless a block boundary falls inside them. Ranks hold as many samples as with
+    ``DefaultSampler``; with ``round_up`` the short blocks (the last ranks') end with one repeated
+    sample. mmengine collects rank results by interleaving them and cutting to the dataset size, which
+    drops exactly those repeats, so every sample reaches the metric once (in another order, which
+    ``PerSampleMetric`` undoes by sorting on the sample index).
 
     Args:
         dataset: the test dataset (lengths from its ``lengths``, as for ``LengthGroupedMixSampler``).
@@ -82,9 +86,15 @@ class GroupedInferenceSampler:
 
     def __iter__(self) -> Iterator[int]:
         order = self.order.tolist()
-        if self.round_up and order:
-            order = (order * math.ceil(self.total_size / len(order)))[:self.total_size]
-        return iter(order[self.rank:self.total_size:self.world_size])
+        full = math.ceil(len(order) / self.world_size)
+        # The first len % world_size ranks (all, when it divides) take `full` samples, the others one less.
+        long_ranks = len(order) - (full - 1) * self.world_size
+        sizes = [full if rank < long_ranks else full - 1 for rank in range(self.world_size)]
+        start = sum(sizes[:self.rank])
+        block = order[start:start + sizes[self.rank]]
+        if self.round_up and order and len(block) < full:
+            block.append(block[-1] if block else order[0])
+        return iter(block)
 
     def __len__(self) -> int:
         return self.num_samples

@@ -1,5 +1,7 @@
-"""GroupedInferenceSampler: each sample once, one image's queries together, lengths sorted, ranks dealt as
-DefaultSampler deals them."""
+"""GroupedInferenceSampler: each sample once, one image's queries together, lengths sorted, one contiguous
+block per rank."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -44,16 +46,35 @@ def test_built_from_config_with_the_runners_seed():
     assert list(sampler) == [1, 4, 0, 5, 2, 6, 3] and len(sampler) == 7
 
 
-@pytest.mark.parametrize('round_up', [True, False])
-def test_ranks_share_the_order_as_default_sampler_does(monkeypatch, round_up):
-    dataset = _Queries(IMAGES, LENGTHS)
+def _rank_parts(monkeypatch, dataset, world_size, round_up=True):
     parts = []
-    for rank in range(2):
-        monkeypatch.setattr(inference_sampler, 'get_dist_info', lambda rank=rank: (rank, 2))
+    for rank in range(world_size):
+        monkeypatch.setattr(inference_sampler, 'get_dist_info', lambda rank=rank: (rank, world_size))
         sampler = GroupedInferenceSampler(dataset, round_up=round_up)
         parts.append(list(sampler))
         assert len(sampler) == len(parts[-1])
-    # mmengine collects rank results by interleaving them: that gives back the grouped order (plus padding).
-    interleaved = [i for pair in zip(*parts) for i in pair] + parts[0][len(parts[1]):]
-    assert interleaved[:7] == [1, 4, 0, 5, 2, 6, 3]
-    assert len(parts[0]) == len(parts[1]) if round_up else sum(map(len, parts)) == 7
+    return parts
+
+
+@pytest.mark.parametrize('round_up', [True, False])
+@pytest.mark.parametrize('world_size', [1, 2, 3, 4, 7, 9])
+def test_mmengine_collection_gets_every_sample_once(monkeypatch, world_size, round_up):
+    parts = _rank_parts(monkeypatch, _Queries(IMAGES, LENGTHS), world_size, round_up)
+    if round_up:
+        assert len({len(p) for p in parts}) == 1  # every rank runs as many batches
+    # mmengine's collect_results interleaves the rank results, then cuts to the dataset size.
+    interleaved = [i for row in itertools.zip_longest(*parts) for i in row if i is not None]
+    assert sorted(interleaved[:len(IMAGES)]) == list(range(len(IMAGES)))
+
+
+def test_each_rank_takes_a_contiguous_block_so_an_images_queries_stay_together(monkeypatch):
+    images = [f'{i % 4}.jpg' for i in range(24)]  # 4 images, 6 queries each
+    parts = _rank_parts(monkeypatch, _Queries(images, [10] * 24), 4)
+    assert [len({images[i] for i in part}) for part in parts] == [1, 1, 1, 1]
+    assert sum(parts, []) == grouped_order(np.array([10] * 24), images).tolist()
+
+
+def test_without_round_up_ranks_hold_default_sampler_counts(monkeypatch):
+    parts = _rank_parts(monkeypatch, _Queries(IMAGES, LENGTHS), 3, round_up=False)
+    assert [len(p) for p in parts] == [3, 2, 2]  # as DefaultSampler(round_up=False) deals 7 over 3 ranks
+    assert sum(parts, []) == [1, 4, 0, 5, 2, 6, 3]

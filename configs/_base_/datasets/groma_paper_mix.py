@@ -85,7 +85,8 @@ test_dataloader = dict(
     batch_size=8,
     num_workers=4,
     drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # One image's expressions in one batch (its front end runs once), similar lengths together.
+    sampler=dict(type='GroupedInferenceSampler'),
     dataset=dict(
         type='ConcatDataset',
         datasets=[
