@@ -1,0 +1,132 @@
+"""Can a random toy LLM learn to point at a region? Steps to learn in-context lookup, by prompt layout.
+
+Groma grounds an answer by emitting the proxy token ``<rK>`` of the region that fits the question. In
+the prompt each region appears as ``<rK><region>``: the proxy token, then the slot that holds the region
+token. To answer, the LLM must (1) bring the question to the answer position, (2) find the slot whose
+region token matches it and (3) read the proxy token *before* that slot. A pretrained LLM has heads for
+(1) and (3) (previous-token and induction heads); the main job's toy LLM is random and must grow them.
+
+This script trains a random tiny LLaMA (the main job's shape by default) on a bare version of that
+lookup, with no image: ``n`` entries ``<rK> [slot] ,`` whose slots hold noisy vectors of random
+"objects", then a question slot holding another noisy vector of one of them, then an answer marker; the
+target is that object's ``<rK>`` (proxy ids are shuffled per sample, as Groma's region order is). Layouts:
+
+* ``groma``: as above (three steps).
+* ``identity-in-slot``: the slot also holds ``<rK>``'s embedding, so step (3) is not needed.
+* ``identity-in-slot-query-last``: and the question slot is the last position, so step (1) is not
+  needed either: one attention lookup.
+
+It prints, per layout, the accuracy on fresh samples every ``--eval-every`` steps and the step at which
+it first reached ``--target``::
+
+    python tools/analysis/pointer_hops.py [--layouts groma identity-in-slot ...] [--steps 3000]
+        [--entries 5] [--batch-size 32] [--lr 1e-3] [--init-range 0.1] [--layers 2] [--width 64]
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+from transformers import LlamaConfig, LlamaForCausalLM
+
+LAYOUTS = ('groma', 'identity-in-slot', 'identity-in-slot-query-last')
+NUM_OBJECTS, FEATURE_DIM, NOISE = 24, 16, 0.1
+COMMA, QUESTION, ANSWER, PROXY0 = 0, 1, 2, 100
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--layouts', nargs='+', choices=LAYOUTS, default=list(LAYOUTS))
+    parser.add_argument('--steps', type=int, default=3000)
+    parser.add_argument('--entries', type=int, default=5, help='regions per prompt (chance = 1 / entries)')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--init-range', type=float, default=0.1, help="the LLM's initializer_range")
+    parser.add_argument('--layers', type=int, default=2)
+    parser.add_argument('--width', type=int, default=64)
+    parser.add_argument('--eval-every', type=int, default=250)
+    parser.add_argument('--target', type=float, default=0.9)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--json', help='also write the results here')
+    return parser.parse_args(argv)
+
+
+class LookupTask:
+    """The lookup prompts of one layout, embedded for a tiny LLaMA, and their targets."""
+
+    def __init__(self, layout: str, llm: LlamaForCausalLM, entries: int, gen: torch.Generator) -> None:
+        self.layout, self.llm, self.entries, self.gen = layout, llm, entries, gen
+        self.objects = torch.randn(NUM_OBJECTS, FEATURE_DIM, generator=gen)
+        # The region encoder's stand-in: a trainable projection of the object's features.
+        self.projector = torch.nn.Linear(FEATURE_DIM, llm.config.hidden_size)
+
+    def _features(self, objects: torch.Tensor) -> torch.Tensor:
+        noisy = self.objects[objects] + NOISE * torch.randn(*objects.shape, FEATURE_DIM, generator=self.gen)
+        return self.projector(noisy)
+
+    def loss_and_accuracy(self, batch_size: int):
+        n, rows = self.entries, torch.arange(batch_size)
+        objects = torch.stack([torch.randperm(NUM_OBJECTS, generator=self.gen)[:n] for _ in range(batch_size)])
+        proxies = torch.stack([torch.randperm(n, generator=self.gen) for _ in range(batch_size)])
+        asked = torch.randint(n, (batch_size, ), generator=self.gen)
+        ids = torch.full((batch_size, 3 * n + 3), COMMA)
+        ids[:, 0:3 * n:3] = PROXY0 + proxies
+        ids[:, 3 * n], ids[:, 3 * n + 2] = QUESTION, ANSWER
+        embed = self.llm.get_input_embeddings()
+        embeds = embed(ids).clone()
+        slots = self._features(objects)
+        if self.layout != 'groma':
+            slots = slots + embed(PROXY0 + proxies)
+        embeds[:, 1:3 * n:3] = slots
+        embeds[:, 3 * n + 1] = self._features(objects[rows, asked])
+        if self.layout == 'identity-in-slot-query-last':
+            embeds = embeds[:, :-1]
+        logits = self.llm(inputs_embeds=embeds).logits[:, -1]
+        target = PROXY0 + proxies[rows, asked]
+        return F.cross_entropy(logits, target), (logits.argmax(-1) == target).float().mean().item()
+
+
+def train(layout: str, args) -> dict:
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    config = LlamaConfig(vocab_size=PROXY0 + args.entries, hidden_size=args.width, intermediate_size=2 * args.width,
+                         num_hidden_layers=args.layers, num_attention_heads=4, num_key_value_heads=4,
+                         max_position_embeddings=256, initializer_range=args.init_range)
+    llm = LlamaForCausalLM(config)
+    task = LookupTask(layout, llm, args.entries, gen)
+    optimizer = torch.optim.AdamW([*llm.parameters(), *task.projector.parameters()], lr=args.lr, weight_decay=0.0)
+    curve, reached, start = [], None, time.process_time()
+    for step in range(1, args.steps + 1):
+        loss, _ = task.loss_and_accuracy(args.batch_size)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % args.eval_every == 0:
+            with torch.no_grad():
+                _, accuracy = task.loss_and_accuracy(256)
+            curve.append((step, round(accuracy, 3)))
+            print(f'{layout:28s} step {step:5d}  accuracy {accuracy:.3f}', flush=True)
+            if reached is None and accuracy >= args.target:
+                reached = step
+                break
+    return dict(layout=layout, chance=round(1 / args.entries, 3), steps_to_target=reached, curve=curve,
+                cpu_s=round(time.process_time() - start, 1))
+
+
+def main(argv=None) -> list:
+    args = parse_args(argv)
+    torch.set_num_threads(1)  # a 64-wide model runs faster on one thread than on two
+    results = [train(layout, args) for layout in args.layouts]
+    print(f'\n{"layout":28s} {"steps to " + str(args.target):>14s} {"last accuracy":>14s} {"CPU s":>7s}')
+    for r in results:
+        reached = r['steps_to_target'] or f'> {args.steps}'
+        print(f'{r["layout"]:28s} {reached!s:>14s} {r["curve"][-1][1]:>14.3f} {r["cpu_s"]:>7.1f}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(settings=vars(args), results=results), f, indent=1)
+    return results
+
+
+if __name__ == '__main__':
+    main()
