@@ -2,8 +2,10 @@
 import datetime
 import os.path as osp
 import warnings
+from typing import Optional
 
 from mmengine import DefaultScope
+from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 # Importing these registers the safe checkpoint loader with mmengine and the training parts with our
@@ -37,6 +39,14 @@ def register_all_modules(init_default_scope: bool = True) -> None:
                       '`register_all_modules` opens a new "groma_mm" scope.')
         name = f'groma_mm-{datetime.datetime.now()}'
         DefaultScope.get_instance(name, scope_name='groma_mm')
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """``path`` with ``--cfg-options`` merged in: what every tool that takes a CONFIG does first."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def apply_cli_overrides(cfg, args) -> None:

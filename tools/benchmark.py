@@ -105,11 +105,9 @@ def random_weights_config(cfg: Config) -> None:
 def build_model(args):
     from groma_mm.engine.checkpoint_loading import load_weights, maybe_trusted
     from groma_mm.registry import MODELS
-    from groma_mm.utils import register_all_modules
+    from groma_mm.utils import load_config, register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     if args.random_weights:
         random_weights_config(cfg)
     torch.manual_seed(args.seed)

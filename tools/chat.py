@@ -16,7 +16,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -129,10 +129,8 @@ def main():
     args = parse_args()
     from groma_mm.apis import GromaInferencer
     from groma_mm.apis.inputs import InputError
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from groma_mm.utils import load_config
+    cfg = load_config(args.config, args.cfg_options)
     inferencer = GromaInferencer(cfg, args.checkpoint, device=args.device,
                                  **(dict(trust_checkpoint=True) if args.trust_checkpoint else {}))
     generation = dict(max_new_tokens=args.max_new_tokens)

@@ -15,7 +15,7 @@ import logging
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -49,10 +49,8 @@ def main():
 
     from groma_mm.apis import GromaInferencer
     from groma_mm.apis.demo_app import GromaDemo, offline_app
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from groma_mm.utils import load_config
+    cfg = load_config(args.config, args.cfg_options)
     inferencer = GromaInferencer(cfg, args.checkpoint, device=args.device, **_trust(args))
     demo = GromaDemo(inferencer, args.examples if args.examples is not None else default_examples(),
                      max_batch_size=args.max_batch_size)

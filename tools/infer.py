@@ -14,7 +14,7 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -67,10 +67,8 @@ def main():
     from groma_mm.apis import GromaInferencer, draw_grounded_result
     from groma_mm.apis.inputs import InputError, load_image
     from groma_mm.engine.checkpoint_loading import CheckpointMismatchError, UnsafeCheckpointError
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from groma_mm.utils import load_config
+    cfg = load_config(args.config, args.cfg_options)
     try:
         inferencer = GromaInferencer(cfg, args.checkpoint, device=args.device, trust_checkpoint=args.trust_checkpoint)
     except (CheckpointMismatchError, UnsafeCheckpointError, FileNotFoundError) as err:

@@ -83,11 +83,9 @@ def source_rows(cfg: Config) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
-    from groma_mm.utils import register_all_modules
+    from groma_mm.utils import load_config, register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     rows = source_rows(cfg)
     world_size = args.world_size or world_size_from_name(args.config)
     batch = int(cfg.train_dataloader.batch_size)

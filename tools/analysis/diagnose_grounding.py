@@ -174,13 +174,11 @@ def main():
     args = parse_args()
     from groma_mm.apis import GromaInferencer
     from groma_mm.testing import GroundTruthProposer
-    from groma_mm.utils import register_all_modules
+    from groma_mm.utils import load_config, register_all_modules
     register_all_modules()
     torch.set_grad_enabled(False)
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     inferencer = GromaInferencer(cfg, args.checkpoint)
     model = inferencer.model
     objects = load_objects(args.world)

@@ -16,7 +16,7 @@ import textwrap
 
 import cv2
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 # BGR colours of the phrases' boxes (the prediction of a panel is always the first).
 PALETTE = [(60, 200, 60), (255, 140, 30), (40, 220, 240), (230, 90, 230), (80, 80, 255), (255, 255, 255)]
@@ -115,9 +115,8 @@ def draw_examples(inferencer, examples: list, scale: int = 2):
 def main():
     args = parse_args()
     from groma_mm.apis import GromaInferencer
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from groma_mm.utils import load_config
+    cfg = load_config(args.config, args.cfg_options)
     inferencer = GromaInferencer(cfg, args.checkpoint)
     picture, records = draw_examples(inferencer, held_out_examples(args.world, args.num), args.scale)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

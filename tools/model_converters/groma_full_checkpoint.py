@@ -9,11 +9,11 @@ checkpoint provides what that stage trained. The output holds every weight and l
 import argparse
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from groma_mm.registry import MODELS
-from groma_mm.utils import register_all_modules
+from groma_mm.utils import load_config, register_all_modules
 
 
 def main():
@@ -25,9 +25,7 @@ def main():
     args = parser.parse_args()
 
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     model.init_weights()
     stage = _load_checkpoint(args.stage_checkpoint, map_location='cpu')

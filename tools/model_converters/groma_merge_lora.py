@@ -13,13 +13,13 @@ without its ``lora``, e.g. the model config the LoRA config starts from::
 import argparse
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from groma_mm.engine.checkpoint_loading import checkpoint_state_dict, load_local_checkpoint
 from groma_mm.engine.sharded_checkpoints import consolidated_state_dict, full_state_dict
 from groma_mm.models.llms.lora import merge_lora
 from groma_mm.registry import MODELS
-from groma_mm.utils import register_all_modules
+from groma_mm.utils import load_config, register_all_modules
 
 
 def parse_args(argv=None):
@@ -36,9 +36,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     if not cfg.model.get('llm', {}).get('lora'):
         raise SystemExit(f'{args.config} has no model.llm.lora: nothing to merge')
     model = MODELS.build(cfg.model)

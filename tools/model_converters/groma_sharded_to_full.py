@@ -13,11 +13,11 @@ import argparse
 import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from groma_mm.engine.sharded_checkpoints import consolidated_state_dict, full_state_dict
 from groma_mm.registry import MODELS
-from groma_mm.utils import register_all_modules
+from groma_mm.utils import load_config, register_all_modules
 
 
 def parse_args(argv=None):
@@ -36,9 +36,7 @@ def main(argv=None):
     if not osp.exists(args.checkpoint):
         raise SystemExit(f'{args.checkpoint} does not exist')
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     model = MODELS.build(cfg.model)
     model.init_weights()
     weights = consolidated_state_dict(args.checkpoint)
