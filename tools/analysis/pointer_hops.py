@@ -3,13 +3,16 @@
 Groma grounds an answer by emitting the proxy token ``<rK>`` of the region that fits the question. In
 the prompt each region appears as ``<rK><region>``: the proxy token, then the slot that holds the region
 token. To answer, the LLM must (1) bring the question to the answer position, (2) find the slot whose
-region token matches it and (3) read the proxy token *before* that slot. A pretrained LLM has heads for
-(1) and (3) (previous-token and induction heads); the main job's toy LLM is random and must grow them.
+region token matches it and (3) read which entry that slot is (the proxy token before it, or its place
+in the list). A pretrained LLM has heads for (1) and (3) (previous-token and induction heads); the main
+job's toy LLM is random and must grow them.
 
 This script trains a random tiny LLaMA (the main job's shape by default) on a bare version of that
 lookup, with no image: ``n`` entries ``<rK> [slot] ,`` whose slots hold noisy vectors of random
-"objects", then a question slot holding another noisy vector of one of them, then an answer marker; the
-target is that object's ``<rK>`` (proxy ids are shuffled per sample, as Groma's region order is). Layouts:
+"objects" in random order, then a question slot holding another noisy vector of one of them, then an
+answer marker; the target is that object's ``<rK>``. As in Groma, the k-th entry's proxy is ``<rk>`` (the
+regions are shuffled, the proxies are not); ``--proxy-order shuffled`` draws the proxy ids at random per
+sample instead, a harder task than Groma's, where the slot's place in the list no longer names it. Layouts:
 
 * ``groma``: as above (three steps).
 * ``identity-in-slot``: the slot also holds ``<rK>``'s embedding, so step (3) is not needed.
@@ -20,7 +23,8 @@ It prints, per layout, the accuracy on fresh samples every ``--eval-every`` step
 it first reached ``--target``::
 
     python tools/analysis/pointer_hops.py [--layouts groma identity-in-slot ...] [--steps 3000]
-        [--entries 5] [--batch-size 32] [--lr 1e-3] [--init-range 0.1] [--layers 2] [--width 64]
+        [--entries 5] [--proxy-order list|shuffled] [--batch-size 32] [--lr 1e-3] [--init-range 0.1]
+        [--layers 2] [--width 64]
 """
 import argparse
 import json
@@ -40,6 +44,8 @@ def parse_args(argv=None):
     parser.add_argument('--layouts', nargs='+', choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument('--steps', type=int, default=3000)
     parser.add_argument('--entries', type=int, default=5, help='regions per prompt (chance = 1 / entries)')
+    parser.add_argument('--proxy-order', choices=('list', 'shuffled'), default='list',
+                        help="list: the k-th entry is <rk>, as in Groma; shuffled: random proxy ids per sample")
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=1e-3)
     parser.add_argument('--init-range', type=float, default=0.1, help="the LLM's initializer_range")
@@ -55,8 +61,10 @@ def parse_args(argv=None):
 class LookupTask:
     """The lookup prompts of one layout, embedded for a tiny LLaMA, and their targets."""
 
-    def __init__(self, layout: str, llm: LlamaForCausalLM, entries: int, gen: torch.Generator) -> None:
+    def __init__(self, layout: str, llm: LlamaForCausalLM, entries: int, proxy_order: str,
+                 gen: torch.Generator) -> None:
         self.layout, self.llm, self.entries, self.gen = layout, llm, entries, gen
+        self.shuffle_proxies = proxy_order == 'shuffled'
         self.objects = torch.randn(NUM_OBJECTS, FEATURE_DIM, generator=gen)
         # The region encoder's stand-in: a trainable projection of the object's features.
         self.projector = torch.nn.Linear(FEATURE_DIM, llm.config.hidden_size)
@@ -65,14 +73,24 @@ class LookupTask:
         noisy = self.objects[objects] + NOISE * torch.randn(*objects.shape, FEATURE_DIM, generator=self.gen)
         return self.projector(noisy)
 
-    def loss_and_accuracy(self, batch_size: int):
-        n, rows = self.entries, torch.arange(batch_size)
+    def draw(self, batch_size: int):
+        """Random prompts: token ids (B, 3n + 3) with the slots still ``COMMA``, the objects of the slots
+        (B, n), each entry's proxy index (B, n) and the asked entry (B,)."""
+        n = self.entries
         objects = torch.stack([torch.randperm(NUM_OBJECTS, generator=self.gen)[:n] for _ in range(batch_size)])
-        proxies = torch.stack([torch.randperm(n, generator=self.gen) for _ in range(batch_size)])
+        if self.shuffle_proxies:
+            proxies = torch.stack([torch.randperm(n, generator=self.gen) for _ in range(batch_size)])
+        else:
+            proxies = torch.arange(n).expand(batch_size, n)
         asked = torch.randint(n, (batch_size, ), generator=self.gen)
         ids = torch.full((batch_size, 3 * n + 3), COMMA)
         ids[:, 0:3 * n:3] = PROXY0 + proxies
         ids[:, 3 * n], ids[:, 3 * n + 2] = QUESTION, ANSWER
+        return ids, objects, proxies, asked
+
+    def loss_and_accuracy(self, batch_size: int):
+        n, rows = self.entries, torch.arange(batch_size)
+        ids, objects, proxies, asked = self.draw(batch_size)
         embed = self.llm.get_input_embeddings()
         embeds = embed(ids).clone()
         slots = self._features(objects)
@@ -94,7 +112,7 @@ def train(layout: str, args) -> dict:
                          num_hidden_layers=args.layers, num_attention_heads=4, num_key_value_heads=4,
                          max_position_embeddings=256, initializer_range=args.init_range)
     llm = LlamaForCausalLM(config)
-    task = LookupTask(layout, llm, args.entries, gen)
+    task = LookupTask(layout, llm, args.entries, args.proxy_order, gen)
     optimizer = torch.optim.AdamW([*llm.parameters(), *task.projector.parameters()], lr=args.lr, weight_decay=0.0)
     curve, reached, start = [], None, time.process_time()
     for step in range(1, args.steps + 1):
