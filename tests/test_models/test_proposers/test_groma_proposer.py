@@ -34,9 +34,9 @@ def _samples(boxes_per_image, ori=(224, 168)):
 
 def test_pyramid_shapes_from_the_encoder_layers(proposer):
     feats = proposer.backbone(torch.randn(2, 3, IMG, IMG))
-    assert [tuple(f.shape) for f in feats] == [(2, 64, 8, 8)] * 3
+    assert [tuple(f.shape) for f in feats] == [(2, 64, 8, 8)] * 4
     levels = proposer.neck(feats)
-    assert [tuple(f.shape) for f in levels] == [(2, 256, 8, 8), (2, 256, 4, 4), (2, 256, 2, 2)]
+    assert [tuple(f.shape) for f in levels] == [(2, 256, 16, 16), (2, 256, 8, 8), (2, 256, 4, 4), (2, 256, 2, 2)]
 
 
 def test_losses_are_finite_and_positive_with_boxes_and_with_an_empty_image(proposer):
