@@ -28,6 +28,7 @@ from mmengine.config import DictAction
 from groma_mm.datasets.instruction_templates import TABLE9
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX
 from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES
+from groma_mm.models.llms.reply_loss import reply_logits
 from groma_mm.registry import MODELS
 from groma_mm.utils import load_config, register_all_modules
 
@@ -98,23 +99,9 @@ class WordBagLookup:
         return batch, embeds
 
 
-def reply_loss(llm, embeds: torch.Tensor, batch: dict):
-    """Next-token loss over the reply tokens, with the LM head applied only where a label is: the toy
-    vocabulary (the world's words) is large next to the model, so full logits would cost most of a step.
-
-    Returns:
-        (loss, logits (N, V), targets (N,)) over the N labelled positions.
-    """
-    hidden = llm.get_decoder()(inputs_embeds=embeds, attention_mask=batch['attention_mask']).last_hidden_state
-    labels = batch['labels'][:, 1:]
-    where = labels != IGNORE_INDEX
-    logits = llm.get_output_embeddings()(hidden[:, :-1][where])
-    targets = labels[where]
-    return torch.nn.functional.cross_entropy(logits, targets), logits, targets
-
-
 def proxy_accuracy(logits: torch.Tensor, targets: torch.Tensor, proxy_ids: torch.Tensor) -> float:
-    """Share of the ``<rK>`` targets predicted right (teacher forcing)."""
+    """Share of the ``<rK>`` targets predicted right (teacher forcing); logits (B, K, V), targets (B, K)."""
+    logits, targets = logits.flatten(0, 1), targets.flatten()
     is_proxy = torch.isin(targets, proxy_ids)
     return (logits[is_proxy].argmax(-1) == targets[is_proxy]).float().mean().item()
 
@@ -136,7 +123,8 @@ def main(argv=None):
     start, log = time.time(), []
     for step in range(1, args.steps + 1):
         batch, embeds = task.batch(args.batch_size)
-        loss, logits, targets = reply_loss(llm, embeds, batch)
+        logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)
@@ -150,7 +138,7 @@ def main(argv=None):
     llm.eval()
     with torch.no_grad():
         batch, embeds = task.batch(512)
-        _, logits, targets = reply_loss(llm, embeds, batch)
+        logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
         held_out = proxy_accuracy(logits, targets, proxy_ids)
     print(f'stage 0: <rK> accuracy on 512 fresh prompts {held_out:.3f}')
     os.makedirs(args.out, exist_ok=True)

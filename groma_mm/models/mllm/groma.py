@@ -12,6 +12,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX, GromaPromptBuilder, PromptError
+from groma_mm.models.llms.reply_loss import reply_loss
 from groma_mm.models.mllm.generation import build_generator, generation_key
 from groma_mm.models.mllm.parser import parse_grounded_answer
 from groma_mm.models.mllm.region_selection import user_box_indices
@@ -328,13 +329,12 @@ class Groma(BaseModel):
         batch = self.prompt_builder.pad(prompts, padding_side='right')
         batch = {k: v.to(inputs.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
         embeds = self._embed(batch, image_tokens[keep], [region_tokens[i] for i in keep])
-        out = self.llm(inputs_embeds=embeds, attention_mask=batch['attention_mask'], labels=batch['labels'],
-                       use_cache=False)
-        if not torch.isfinite(out.loss):
+        loss = reply_loss(self.llm, embeds, batch['attention_mask'], batch['labels'])
+        if not torch.isfinite(loss):
             MMLogger.get_current_instance().warning(
-                f'non-finite loss {out.loss.item()} on the batch of ' + ', '.join(_sample_name(data_samples[i])
-                                                                           for i in keep))
-        return dict(loss=out.loss, skipped=skipped)
+                f'non-finite loss {loss.item()} on the batch of ' + ', '.join(_sample_name(data_samples[i])
+                                                                       for i in keep))
+        return dict(loss=loss, skipped=skipped)
 
     def _encode_trainable(self, inputs: Tensor, data_samples: list) -> tuple:
         """:meth:`_encode` in training mode over the samples that encode; the others are skipped.
