@@ -81,7 +81,7 @@ class WordBagLookup:
         return conversation, objects, asked
 
     def batch(self, batch_size: int):
-        """Padded prompts, their input embeddings (B, L, D) and the position of each answer's ``<rK>``."""
+        """Padded prompts (``GromaPromptBuilder.pad``) and their input embeddings (B, L, D)."""
         builder = self.model.prompt_builder
         prompts, objects = [], []
         for _ in range(batch_size):
