@@ -26,9 +26,8 @@ import torch
 from mmengine.config import DictAction
 
 from groma_mm.datasets.instruction_templates import TABLE9
-from groma_mm.datasets.prompt_builder import IGNORE_INDEX
 from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES
-from groma_mm.models.llms.reply_loss import reply_logits
+from groma_mm.models.llms.reply_loss import reply_logits, token_cross_entropy
 from groma_mm.registry import MODELS
 from groma_mm.utils import load_config, register_all_modules
 
@@ -59,7 +58,8 @@ class WordBagLookup:
         vocab = model.tokenizer.get_vocab()
         missing = sorted({w for obj in self.OBJECTS for w in obj} - set(vocab))
         if missing:
-            raise ValueError(f'the tokenizer lacks the object words {missing}')
+            raise ValueError(f'the tokenizer ({model.tokenizer.name_or_path}) lacks the object words {missing}: '
+                             'use the tokenizer tools/run_main_job.py writes beside the world')
         self.word_ids = torch.tensor([[vocab[w] for w in obj] for obj in self.OBJECTS])
 
     def _randint(self, n: int) -> int:
@@ -124,7 +124,7 @@ def main(argv=None):
     for step in range(1, args.steps + 1):
         batch, embeds = task.batch(args.batch_size)
         logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+        loss = token_cross_entropy(logits, targets)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)

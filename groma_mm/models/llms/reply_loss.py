@@ -39,5 +39,9 @@ def reply_logits(llm, inputs_embeds: Tensor, attention_mask: Tensor, labels: Ten
 
 def reply_loss(llm, inputs_embeds: Tensor, attention_mask: Tensor, labels: Tensor) -> Tensor:
     """Mean next-token cross entropy over the labelled tokens (args as :func:`reply_logits`)."""
-    logits, targets = reply_logits(llm, inputs_embeds, attention_mask, labels)
-    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
+    return token_cross_entropy(*reply_logits(llm, inputs_embeds, attention_mask, labels))
+
+
+def token_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross entropy (in float32) of logits (..., V) against targets (...), ``IGNORE_INDEX`` left out."""
+    return F.cross_entropy(logits.flatten(0, -2).float(), targets.flatten(), ignore_index=IGNORE_INDEX)

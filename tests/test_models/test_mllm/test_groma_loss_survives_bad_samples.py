@@ -1,4 +1,5 @@
-"""One bad sample is skipped, counted and logged with its file and index; the rest of the batch trains."""
+"""Groma's training loss: one bad sample is skipped, counted and logged with its file and index, the rest of
+the batch trains; the LM head scores the reply span only."""
 import logging
 
 import pytest
@@ -103,3 +104,18 @@ def test_a_non_finite_loss_is_logged_with_the_batch_samples(model, warnings):
     assert not torch.isfinite(losses['loss'])
     assert any('non-finite loss' in m and 'images/5.jpg (sample 5)' in m and 'images/6.jpg (sample 6)' in m
                for m in warnings), warnings
+
+
+def test_the_lm_head_scores_only_the_reply_span_not_the_intro(model):
+    data = model.data_preprocessor(_batch([_sample(7), _sample(8)]), True)
+    scored, embedded = [], []
+    head = model.llm.get_output_embeddings().register_forward_hook(lambda m, a, o: scored.append(a[0].shape[1]))
+    embed = model.llm.get_input_embeddings().register_forward_hook(lambda m, a, o: embedded.append(o.shape[1]))
+    try:
+        loss = model(**data, mode='loss')['loss']
+    finally:
+        head.remove()
+        embed.remove()
+    assert torch.isfinite(loss)
+    # The prompt is the intro (image slots, region list) and a short reply: the head sees far fewer positions.
+    assert len(scored) == 1 and scored[0] < embedded[0] / 2
