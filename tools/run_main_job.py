@@ -117,6 +117,8 @@ def summary_rows(metrics: dict) -> list:
 
     return [('proposer AR@100 (held-out)', metrics['proposals'].get('coco/AR@100', float('nan'))),
             ('REC Acc@0.5 (held-out, %)', pick('rec', '/Acc@0.5')),
+            ('REC expressions whose size/colour/shape words alone name the target (held-out, %)',
+             metrics['rec_reference']['attribute_words_suffice']),
             ('region caption METEOR (held-out)', pick('captions', 'METEOR')),
             ('region caption CIDEr (held-out)', pick('captions', 'CIDEr'))]
 
@@ -190,7 +192,9 @@ def main():
     steps.run('grounded answers', 'tools/analysis/draw_grounded_examples.py', CONFIGS['stage3'], stage3_ckpt,
               '--world', world, '--out', picture, '--num', str(min(4, args.val_images)), '--cfg-options', *common)
 
-    metrics = dict(proposals=proposals, rec=rec, captions=captions)
+    # What REC needs beyond matching appearance: the rest of the expressions name their target by layout.
+    from groma_mm.datasets.synthetic_world.rec_levels import rec_reference_levels
+    metrics = dict(proposals=proposals, rec=rec, rec_reference=rec_reference_levels(world, 'val'), captions=captions)
     table = write_summary(work, metrics, steps, time.time() - t0, picture, args)
     print('\n' + table)
     print(f'summary: {osp.join(work, "summary.json")}, {osp.join(work, "summary.md")}; picture: {picture}')

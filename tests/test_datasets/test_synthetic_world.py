@@ -17,6 +17,8 @@ from groma_mm.datasets.synthetic_world import (COLOURS, SHAPES, Description, Sce
                                                parse_expression, referring_expressions, sample_scene,
                                                shape_mask, shortest_unique)
 from groma_mm.datasets.synthetic_world.captions import NUMBERS
+from groma_mm.datasets.synthetic_world.expressions import attribute_words_suffice
+from groma_mm.datasets.synthetic_world.rec_levels import rec_reference_levels
 from groma_mm.datasets.synthetic_world.scene import MIN_VISIBLE
 
 NUM_TRAIN, NUM_VAL, SEED = 12, 6, 7
@@ -209,6 +211,60 @@ def test_matcher_sees_ambiguity_and_the_generator_resolves_it():
     assert match(parse_expression('the purple triangle in front of the green star'), hidden) == [2]
     with pytest.raises(ValueError):
         parse_expression('the red circle near the blue square')
+
+
+def _two_red_circles_and_a_square():
+    return Scene(image_id=1, split='val', file_name='1.jpg', width=112, height=112, background=128, objects=[
+        _shape('circle', 'red', 'small', 5, 50, 16),
+        _shape('circle', 'red', 'small', 90, 50, 16),
+        _shape('square', 'blue', 'small', 45, 5, 16),
+    ])
+
+
+def test_attribute_words_suffice_only_when_layout_words_are_not_needed():
+    scene = _two_red_circles_and_a_square()
+    assert attribute_words_suffice(parse_expression('the blue square'), scene, 2)
+    assert attribute_words_suffice(parse_expression('the blue square at the top'), scene, 2)
+    assert not attribute_words_suffice(parse_expression('the red circle on the left'), scene, 0)
+    assert not attribute_words_suffice(parse_expression('the red circle right of the blue square'), scene, 1)
+    # Words that name another object do not count for the target.
+    assert not attribute_words_suffice(parse_expression('the blue square'), scene, 0)
+
+
+def _write_world_files(root, scene, refs):
+    (root / 'refcoco').mkdir(parents=True)
+    (root / 'scenes.json').write_text(json.dumps([scene.to_dict()]))
+    (root / 'refcoco' / 'refs(unc).p').write_bytes(pickle.dumps(refs))
+
+
+def test_rec_reference_levels_count_the_expressions_words_alone_resolve(tmp_path):
+    scene = _two_red_circles_and_a_square()
+    for obj, ann_id in zip(scene.objects, (11, 12, 13)):
+        obj.ann_id = ann_id
+    sentences = lambda *texts: [dict(sent=t) for t in texts]  # noqa: E731
+    refs = [dict(ref_id=0, image_id=1, ann_id=11, split='val', sentences=sentences('the red circle on the left')),
+            dict(ref_id=1, image_id=1, ann_id=13, split='val',
+                 sentences=sentences('the blue square', 'the blue square above the red circle')),
+            dict(ref_id=2, image_id=1, ann_id=12, split='train', sentences=sentences('the red circle on the right'))]
+    _write_world_files(tmp_path / 'ok', scene, refs)
+    assert rec_reference_levels(str(tmp_path / 'ok'), 'val') == dict(expressions=3,
+                                                                      attribute_words_suffice=pytest.approx(200 / 3))
+    assert rec_reference_levels(str(tmp_path / 'ok'), 'train') == dict(expressions=1, attribute_words_suffice=0.0)
+    with pytest.raises(ValueError, match='no REC expressions'):
+        rec_reference_levels(str(tmp_path / 'ok'), 'test')
+    _write_world_files(tmp_path / 'bad', scene, [dict(refs[0], ann_id=99)])
+    with pytest.raises(ValueError, match=r'ref 0 names image 1 / annotation 99'):
+        rec_reference_levels(str(tmp_path / 'bad'), 'val')
+
+
+def test_rec_reference_levels_of_a_generated_world(world):
+    root = osp.dirname(world['scenes'])
+    with open(osp.join(root, 'refcoco', 'refs(unc).p'), 'rb') as f:
+        refs = pickle.load(f)
+    levels = rec_reference_levels(root, 'val')
+    assert levels['expressions'] == sum(len(r['sentences']) for r in refs if r['split'] == 'val')
+    # Generated scenes repeat colour-shape pairs now and then: some expressions need their layout words.
+    assert 0 < levels['attribute_words_suffice'] < 100
 
 
 # ---------------------------------------------------------------------------------------- Visual Genome

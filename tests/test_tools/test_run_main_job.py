@@ -36,8 +36,10 @@ def test_quick_main_job_runs_every_stage_and_writes_its_outputs(tmp_path):
     assert (tmp_path / 'data' / 'synthetic_world' / 'tokenizer' / 'tokenizer.json').is_file()
     with open(work / 'summary.json') as f:
         summary = json.load(f)
-    for name in ('proposer AR@100 (held-out)', 'REC Acc@0.5 (held-out, %)', 'region caption CIDEr (held-out)'):
+    for name in ('proposer AR@100 (held-out)', 'REC Acc@0.5 (held-out, %)', 'region caption CIDEr (held-out)',
+                 'REC expressions whose size/colour/shape words alone name the target (held-out, %)'):
         assert name in summary['summary'] and name in out.stdout
+    assert 0 < summary['metrics']['rec_reference']['attribute_words_suffice'] <= 100
     assert {'coco/AR@100'} <= set(summary['metrics']['proposals']) and summary['metrics']['rec']
     steps = ('world', 'stage 1 train', 'stage 2 train', 'stage 3 train', 'REC test', 'grounded answers')
     for times in (summary['wall_s'], summary['cpu_s']):

@@ -153,6 +153,13 @@ def match(desc: Description, scene: Scene, strict: bool = False) -> List[int]:
     return found
 
 
+def attribute_words_suffice(desc: Description, scene: Scene, target: int) -> bool:
+    """The expression's size, colour and shape words alone name ``target`` and nothing else (its position
+    and relation words ignored): what a reader of region tokens that carry appearance but no layout can
+    still resolve."""
+    return match(replace(desc, position=None, relation=None, anchor=None), scene) == [target]
+
+
 def is_unique(desc: Description, scene: Scene, target: int) -> bool:
     """``desc`` names ``target`` and nothing else, with no borderline judgement."""
     return match(desc, scene) == [target] and target in match(desc, scene, strict=True)
