@@ -59,6 +59,26 @@ def test_the_reply_names_the_only_region_whose_words_match_the_phrase(tmp_path):
     assert not torch.allclose(embeds[batch['region_mask']], region_embedding)
 
 
+def test_the_warm_up_shows_two_regions_without_the_system_line_then_the_full_prompts(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    system = model.prompt_builder.system
+    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
+
+    def prompts():
+        batch, _ = task.batch(16)
+        texts = model.tokenizer.batch_decode(batch['input_ids'])
+        return batch['region_mask'].sum(1).tolist(), texts
+
+    task.warm_up(True)
+    regions, texts = prompts()
+    assert set(regions) == {2} and not any('curious user' in t for t in texts)
+    task.warm_up(False)
+    regions, texts = prompts()
+    assert max(regions) > 2 and all('curious user' in t for t in texts)
+    assert model.prompt_builder.system == system
+
+
 def test_the_written_llm_folder_loads_with_its_trained_proxy_rows(tmp_path):
     out = tmp_path / 'stage0_llm'
     cmd = [sys.executable, TOOL, CONFIG, '--out', str(out), '--steps', '3', '--batch-size', '4', '--log-every', '1',

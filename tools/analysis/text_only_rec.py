@@ -42,6 +42,9 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--max-regions', type=int, default=8)
+    parser.add_argument('--warmup-steps', type=int, default=0,
+                        help='a curriculum: the first N steps show 2 regions per prompt and no system line, '
+                        "then 2 to --max-regions under the template's system line")
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-every', type=int, default=100)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
@@ -55,6 +58,7 @@ class WordBagLookup:
 
     def __init__(self, model, max_regions: int, gen: torch.Generator) -> None:
         self.model, self.max_regions, self.gen = model, max_regions, gen
+        self.regions_cap, self.system = max_regions, model.prompt_builder.system
         vocab = model.tokenizer.get_vocab()
         missing = sorted({w for obj in self.OBJECTS for w in obj} - set(vocab))
         if missing:
@@ -62,12 +66,17 @@ class WordBagLookup:
                              'use the tokenizer tools/run_main_job.py writes beside the world')
         self.word_ids = torch.tensor([[vocab[w] for w in obj] for obj in self.OBJECTS])
 
+    def warm_up(self, on: bool) -> None:
+        """The curriculum's easy phase while ``on``: 2 regions per prompt and no system line."""
+        self.regions_cap = 2 if on else self.max_regions
+        self.model.prompt_builder.system = '' if on else self.system
+
     def _randint(self, n: int) -> int:
         return int(torch.randint(n, (1, ), generator=self.gen))
 
     def _sample(self):
         """(conversation, objects of the regions, asked region)."""
-        n = 2 + self._randint(self.max_regions - 1)
+        n = 2 + self._randint(self.regions_cap - 1)
         objects = torch.randperm(len(self.OBJECTS), generator=self.gen)[:n].tolist()
         asked = self._randint(n)
         size, colour, shape = self.OBJECTS[objects[asked]]
@@ -122,6 +131,7 @@ def main(argv=None):
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.05)
     start, log = time.time(), []
     for step in range(1, args.steps + 1):
+        task.warm_up(step <= args.warmup_steps)
         batch, embeds = task.batch(args.batch_size)
         logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
         loss = token_cross_entropy(logits, targets)
@@ -136,6 +146,7 @@ def main(argv=None):
             print(f'stage 0 step {step}/{args.steps}  loss {loss.item():.4f}  <rK> accuracy {accuracy:.3f}  '
                   f'{time.time() - start:.0f} s', flush=True)
     llm.eval()
+    task.warm_up(False)
     with torch.no_grad():
         batch, embeds = task.batch(512)
         logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
