@@ -207,8 +207,11 @@ def build_causal_lm(pretrained: Optional[str] = None,
             config = dict(config, vocab_size=len(tokenizer))
     model = load_causal_lm(pretrained, config, torch_dtype, attn_implementation, gguf_file)
     if tokenizer is not None:
-        resize_embeddings_to_tokenizer(model, tokenizer, [i for i in token_ids.all_ids if i >= old_vocab_size],
-                                       old_vocab_size)
+        # Trained rows: new tokens start at their mean, inside what the LLM has learned to read. Random rows
+        # (an LLM built from a config) keep their own random draws: the mean of random rows is about zero
+        # and the same for every new token, so <r0>…<r99> would start as one indistinguishable token.
+        new_ids = [i for i in token_ids.all_ids if i >= old_vocab_size] if pretrained or gguf_file else []
+        resize_embeddings_to_tokenizer(model, tokenizer, new_ids, old_vocab_size)
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
         model.config.use_cache = False  # caching is pointless (and warned about) while checkpointing

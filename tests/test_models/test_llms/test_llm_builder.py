@@ -47,9 +47,21 @@ def test_tokens_added_and_embeddings_resized(family):
     assert (head is emb) == (family == 'qwen2')
     new = torch.tensor(ids.all_ids)
     for weight in (emb, head):
-        torch.testing.assert_close(weight[new], weight[:VOCAB].mean(0).expand(len(new), -1))
+        # A random LLM's new rows are random draws like its other rows: every proxy token its own.
+        assert weight[new].std(0).mean() > 0.5 * weight[:VOCAB].std(0).mean()
     out = model(**_batch(tok, ids))
     assert out.logits.shape == (1, 10, len(tok)) and torch.isfinite(out.loss)
+
+
+@pytest.mark.parametrize('family', ['llama', 'qwen2'])
+def test_a_pretrained_llms_new_rows_start_at_the_mean_of_its_trained_rows(family, tmp_path):
+    torch.manual_seed(0)
+    MODELS.build(dict(type='HFCausalLM', config=CONFIGS[family])).save_pretrained(tmp_path)
+    tok = build_tiny_tokenizer()
+    model = MODELS.build(dict(type='HFCausalLM', pretrained=str(tmp_path), tokenizer=tok, num_proxy_tokens=N_PROXY))
+    new = torch.tensor(GromaTokenIds.from_tokenizer(tok, N_PROXY).all_ids)
+    for weight in (model.get_input_embeddings().weight, model.get_output_embeddings().weight):
+        torch.testing.assert_close(weight[new], weight[:VOCAB].mean(0).expand(len(new), -1))
 
 
 def test_extra_rows_are_reused_not_shrunk():
