@@ -3,7 +3,8 @@
 ``dict(type='HFCausalLM', pretrained='/path/to/vicuna-7b-v1.5', tokenizer=tok)`` loads local weights
 (never a hub), ``dict(type='HFCausalLM', config=dict(model_type='llama', hidden_size=64, …))`` builds a
 randomly initialised skeleton (tests, tiny configs). With a tokenizer, Groma's tokens are added to it and
-the embeddings / LM head grow to match, new rows set to the mean of the old ones. Options:
+the embeddings / LM head grow to match: a pretrained LLM's new rows start at the mean of its trained rows,
+a random skeleton's keep their own random draws. Options:
 
 - ``freeze_llm``: freeze the LLM except the embedding and LM-head rows of Groma's tokens, which must
   learn (paper stage 2). Done with gradient masks because a row of a matrix cannot be frozen by
