@@ -255,6 +255,9 @@ def test_rec_reference_levels_count_the_expressions_words_alone_resolve(tmp_path
     _write_world_files(tmp_path / 'bad', scene, [dict(refs[0], ann_id=99)])
     with pytest.raises(ValueError, match=r'ref 0 names image 1 / annotation 99'):
         rec_reference_levels(str(tmp_path / 'bad'), 'val')
+    _write_world_files(tmp_path / 'odd', scene, [dict(refs[0], sentences=sentences('the red circle near a star'))])
+    with pytest.raises(ValueError, match=r"refs\(unc\).p: ref 0: not a synthetic-world expression"):
+        rec_reference_levels(str(tmp_path / 'odd'), 'val')
 
 
 def test_rec_reference_levels_of_a_generated_world(world):

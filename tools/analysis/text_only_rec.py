@@ -14,7 +14,9 @@ writes an HF folder (weights, and the tokenizer with Groma's tokens) that stages
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
     python tools/analysis/text_only_rec.py CONFIG --out DIR [--steps N] [--batch-size B] [--lr LR]
-        [--max-regions N] [--seed S] [--cfg-options ...]
+        [--max-regions N] [--warmup-steps N] [--seed S] [--cfg-options ...]
+
+``--warmup-steps N`` is a curriculum: the first N steps show 2 regions per prompt and no system line.
 """
 import argparse
 import itertools

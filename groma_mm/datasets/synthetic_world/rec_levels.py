@@ -26,7 +26,8 @@ def rec_reference_levels(world_dir: str, split: str = 'val') -> Dict[str, float]
         shape words alone name the target).
 
     Raises:
-        ValueError: the split has no expressions, or a ref names an image or object the scenes lack.
+        ValueError: the split has no expressions, a ref names an image or object the scenes lack, or an
+            expression is not in the world's grammar (the message names the file and the ref).
     """
     with open(osp.join(world_dir, 'scenes.json')) as f:
         scenes = {s['image_id']: Scene.from_dict(s) for s in json.load(f)}
@@ -41,8 +42,12 @@ def rec_reference_levels(world_dir: str, split: str = 'val') -> Dict[str, float]
             raise ValueError(f'{osp.join(world_dir, REFS_FILE)}: ref {ref["ref_id"]} names image '
                              f'{ref["image_id"]} / annotation {ref["ann_id"]}, which scenes.json does not hold')
         for sentence in ref['sentences']:
+            try:
+                description = parse_expression(sentence['sent'])
+            except ValueError as err:
+                raise ValueError(f'{osp.join(world_dir, REFS_FILE)}: ref {ref["ref_id"]}: {err}') from None
             total += 1
-            suffice += attribute_words_suffice(parse_expression(sentence['sent']), scene, targets[0])
+            suffice += attribute_words_suffice(description, scene, targets[0])
     if not total:
         raise ValueError(f'{osp.join(world_dir, REFS_FILE)}: no REC expressions in split {split!r}')
     return dict(expressions=total, attribute_words_suffice=100.0 * suffice / total)
