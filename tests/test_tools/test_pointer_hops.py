@@ -45,3 +45,25 @@ def test_entries_are_named_in_list_order_as_in_groma_unless_shuffled():
         named[order] = {tuple(p) for p in proxies.tolist()}
     assert named['list'] == {(0, 1, 2, 3, 4)}
     assert len(named['shuffled']) > 10
+
+
+def test_word_questions_name_the_asked_object_between_prefix_and_gap_fillers():
+    spec = importlib.util.spec_from_file_location('pointer_hops', TOOL)
+    hops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hops)
+    llm = LlamaForCausalLM(LlamaConfig(vocab_size=hops.PROXY0 + 5, hidden_size=16, intermediate_size=32,
+                                       num_hidden_layers=1, num_attention_heads=2))
+    task = hops.LookupTask('groma', llm, 5, 'list', torch.Generator().manual_seed(0), question='words', prefix=7,
+                           gap=4)
+    embeds, objects, asked, target = task.prompts(32)
+    embed = llm.get_input_embeddings()
+    # 7 fillers, 5 entries of 3 tokens, the question marker, 3 words, 4 fillers, the answer marker.
+    assert embeds.shape[:2] == (32, 7 + 15 + 1 + 3 + 4 + 1)
+    asked_objects = objects[torch.arange(32), asked]
+    words = task.words[asked_objects]
+    assert torch.equal(embeds[:, 23:26], embed(words))
+    # Every object is a distinct (size, colour, shape) triple; fillers are the same in every prompt.
+    assert len({tuple(w) for w in task.words.tolist()}) == hops.NUM_OBJECTS
+    assert torch.equal(embeds[:, :7], embeds[:1, :7].expand(32, -1, -1))
+    assert torch.equal(embeds[:, 26:30], embed(hops.FILLER0 + torch.arange(4)).expand(32, -1, -1))
+    assert torch.equal(target, hops.PROXY0 + asked)

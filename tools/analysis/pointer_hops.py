@@ -19,12 +19,21 @@ sample instead, a harder task than Groma's, where the slot's place in the list n
 * ``identity-in-slot-query-last``: and the question slot is the last position, so step (1) is not
   needed either: one attention lookup.
 
+Groma's real prompt differs from this bare one in ways that each slow the learning down; three options
+add them one at a time (docs/main_job.md has the steps they cost):
+
+* ``--question words``: the question names the object by words (size, colour, shape tokens), as an REC
+  expression does, instead of a feature vector; the objects' features are then sums of one vector per
+  attribute, so the words and the region token carry the same facts.
+* ``--prefix N``: N fixed tokens before the list (Groma's system line, intro and image slots: about 60).
+* ``--gap N``: N fixed tokens between the question and the answer marker (``</p>? ASSISTANT: <roi>``).
+
 It prints, per layout, the accuracy on fresh samples every ``--eval-every`` steps and the step at which
 it first reached ``--target``::
 
     python tools/analysis/pointer_hops.py [--layouts groma identity-in-slot ...] [--steps 3000]
         [--entries 5] [--proxy-order list|shuffled] [--batch-size 32] [--lr 1e-3] [--init-range 0.1]
-        [--layers 2] [--width 64]
+        [--layers 2] [--width 64] [--question slot|words] [--prefix N] [--gap N]
 """
 import argparse
 import json
@@ -36,7 +45,9 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 LAYOUTS = ('groma', 'identity-in-slot', 'identity-in-slot-query-last')
 NUM_OBJECTS, FEATURE_DIM, NOISE = 24, 16, 0.1
-COMMA, QUESTION, ANSWER, PROXY0 = 0, 1, 2, 100
+COMMA, QUESTION, ANSWER, WORD0, FILLER0, NUM_FILLERS, PROXY0 = 0, 1, 2, 10, 20, 60, 100
+# The 24 objects as (size, colour, shape): 2 × 4 × 3 values, each value its own word token.
+ATTRIBUTE_VALUES = (2, 4, 3)
 
 
 def parse_args(argv=None):
@@ -55,23 +66,43 @@ def parse_args(argv=None):
     parser.add_argument('--target', type=float, default=0.9)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', help='also write the results here')
-    return parser.parse_args(argv)
+    parser.add_argument('--question', choices=('slot', 'words'), default='slot',
+                        help="slot: a noisy feature vector of the object; words: its size, colour and shape words")
+    parser.add_argument('--prefix', type=int, default=0, help='fixed tokens before the list')
+    parser.add_argument('--gap', type=int, default=0, help='fixed tokens between the question and the answer marker')
+    args = parser.parse_args(argv)
+    if args.gap and 'identity-in-slot-query-last' in args.layouts:
+        parser.error('--gap puts tokens after the question, which identity-in-slot-query-last asks to be last')
+    return args
 
 
 class LookupTask:
     """The lookup prompts of one layout, embedded for a tiny LLaMA, and their targets."""
 
     def __init__(self, layout: str, llm: LlamaForCausalLM, entries: int, proxy_order: str,
-                 gen: torch.Generator) -> None:
+                 gen: torch.Generator, question: str = 'slot', prefix: int = 0, gap: int = 0) -> None:
         self.layout, self.llm, self.entries, self.gen = layout, llm, entries, gen
         self.shuffle_proxies = proxy_order == 'shuffled'
-        self.objects = torch.randn(NUM_OBJECTS, FEATURE_DIM, generator=gen)
+        self.question, self.prefix, self.gap = question, prefix, gap
+        sizes, colours, shapes = ATTRIBUTE_VALUES
+        self.words = torch.tensor([[WORD0 + a, WORD0 + sizes + b, WORD0 + sizes + colours + c]
+                                   for a in range(sizes) for b in range(colours) for c in range(shapes)])
+        if question == 'words':
+            attribute_vectors = torch.randn(sum(ATTRIBUTE_VALUES), FEATURE_DIM, generator=gen)
+            self.objects = attribute_vectors[self.words - WORD0].sum(1)
+        else:
+            self.objects = torch.randn(NUM_OBJECTS, FEATURE_DIM, generator=gen)
         # The region encoder's stand-in: a trainable projection of the object's features.
         self.projector = torch.nn.Linear(FEATURE_DIM, llm.config.hidden_size)
 
     def _features(self, objects: torch.Tensor) -> torch.Tensor:
         noisy = self.objects[objects] + NOISE * torch.randn(*objects.shape, FEATURE_DIM, generator=self.gen)
         return self.projector(noisy)
+
+    def _fillers(self, count: int, batch_size: int) -> torch.Tensor:
+        """(B, count, D): the embeddings of ``count`` fixed, distinct filler tokens."""
+        ids = FILLER0 + torch.arange(count) % NUM_FILLERS
+        return self.llm.get_input_embeddings()(ids).expand(batch_size, count, -1)
 
     def draw(self, batch_size: int):
         """Random prompts: token ids (B, 3n + 3) with the slots still ``COMMA``, the objects of the slots
@@ -88,7 +119,9 @@ class LookupTask:
         ids[:, 3 * n], ids[:, 3 * n + 2] = QUESTION, ANSWER
         return ids, objects, proxies, asked
 
-    def loss_and_accuracy(self, batch_size: int):
+    def prompts(self, batch_size: int):
+        """Random prompts embedded for the LLM (B, L, D), their objects (B, n), the asked entry (B,) and the
+        target token (B,): ``prefix`` fillers, the n entries, the question, ``gap`` fillers, the answer marker."""
         n, rows = self.entries, torch.arange(batch_size)
         ids, objects, proxies, asked = self.draw(batch_size)
         embed = self.llm.get_input_embeddings()
@@ -97,11 +130,19 @@ class LookupTask:
         if self.layout != 'groma':
             slots = slots + embed(PROXY0 + proxies)
         embeds[:, 1:3 * n:3] = slots
-        embeds[:, 3 * n + 1] = self._features(objects[rows, asked])
-        if self.layout == 'identity-in-slot-query-last':
-            embeds = embeds[:, :-1]
+        if self.question == 'words':
+            question = embed(self.words[objects[rows, asked]])
+        else:
+            question = self._features(objects[rows, asked])[:, None]
+        parts = [self._fillers(self.prefix, batch_size), embeds[:, :3 * n + 1], question,
+                 self._fillers(self.gap, batch_size)]
+        if self.layout != 'identity-in-slot-query-last':
+            parts.append(embeds[:, 3 * n + 2:])
+        return torch.cat(parts, 1), objects, asked, PROXY0 + proxies[rows, asked]
+
+    def loss_and_accuracy(self, batch_size: int):
+        embeds, _, _, target = self.prompts(batch_size)
         logits = self.llm(inputs_embeds=embeds).logits[:, -1]
-        target = PROXY0 + proxies[rows, asked]
         return F.cross_entropy(logits, target), (logits.argmax(-1) == target).float().mean().item()
 
 
@@ -112,7 +153,7 @@ def train(layout: str, args) -> dict:
                          num_hidden_layers=args.layers, num_attention_heads=4, num_key_value_heads=4,
                          max_position_embeddings=256, initializer_range=args.init_range)
     llm = LlamaForCausalLM(config)
-    task = LookupTask(layout, llm, args.entries, args.proxy_order, gen)
+    task = LookupTask(layout, llm, args.entries, args.proxy_order, gen, args.question, args.prefix, args.gap)
     optimizer = torch.optim.AdamW([*llm.parameters(), *task.projector.parameters()], lr=args.lr, weight_decay=0.0)
     curve, reached, start = [], None, time.process_time()
     for step in range(1, args.steps + 1):
