@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -59,35 +60,89 @@ def test_the_reply_names_the_only_region_whose_words_match_the_phrase(tmp_path):
     assert not torch.allclose(embeds[batch['region_mask']], region_embedding)
 
 
-def test_the_warm_up_shows_two_regions_without_the_system_line_then_the_full_prompts(tmp_path):
+def test_cut_prompts_start_at_the_region_list_and_keep_the_reply(tmp_path):
     tool = _tool()
     model = _model(_world_tokenizer(tmp_path))
-    system = model.prompt_builder.system
     task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
+    seen = {}
+    llm = model.llm
 
-    def prompts():
-        batch, _ = task.batch(16)
-        texts = model.tokenizer.batch_decode(batch['input_ids'])
-        return batch['region_mask'].sum(1).tolist(), texts
+    def record(module, args, kwargs):
+        seen['embeds'] = kwargs['inputs_embeds']
 
-    task.warm_up(True)
-    regions, texts = prompts()
-    assert set(regions) == {2} and not any('curious user' in t for t in texts)
-    task.warm_up(False)
-    regions, texts = prompts()
-    assert max(regions) > 2 and all('curious user' in t for t in texts)
-    assert model.prompt_builder.system == system
+    handle = llm.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        full_loss, _ = task.prompt_loss(4, 'full')
+        full_length = seen['embeds'].shape[1]
+        short_loss, _ = task.prompt_loss(4, 'short')
+        short = seen['embeds']
+    finally:
+        handle.remove()
+    # The system line, intro and 16 image slots are gone; BOS and the region list onward stay.
+    batch, _ = task.batch(1)
+    regions_at = int((batch['input_ids'][0] == task.vocab['Regions']).nonzero()[0])
+    assert full_length - short.shape[1] == pytest.approx(regions_at - 1, abs=8)
+    bos = llm.get_input_embeddings()(torch.tensor([model.tokenizer.bos_token_id]))
+    assert torch.allclose(short[:, 0], bos.expand(4, -1))
+    assert torch.isfinite(full_loss) and torch.isfinite(short_loss)
+
+
+def test_bare_lookups_answer_with_the_proxy_of_the_entry_whose_bag_holds_the_phrase(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
+    captured = {}
+    llm = model.llm
+
+    def record(module, args, kwargs):
+        captured['embeds'], captured['mask'] = kwargs['inputs_embeds'], kwargs['attention_mask']
+
+    handle = llm.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        loss, accuracy = task.bare_loss(6, entries=5)
+    finally:
+        handle.remove()
+    embeds, mask = captured['embeds'], captured['mask']
+    # 5 entries of 3 tokens after BOS, then <p>, 2 or 3 words, </p> and <roi>: left-padded to one length.
+    assert (mask.sum(1) >= 1 + 15 + 4).all() and (mask.sum(1) <= 1 + 15 + 5).all()
+    assert (mask[:, -1] == 1).all()
+    embed = llm.get_input_embeddings()
+    # The last token is <roi>; each entry's slot holds a word bag, not the <region> token's embedding.
+    assert torch.allclose(embeds[:, -1], embed(torch.tensor(task.vocab['<roi>'])).expand(6, -1))
+    first_slot = embeds[:, -(mask[0].sum() - 2)]
+    assert not torch.allclose(first_slot[0], embed(torch.tensor(task.vocab['<region>'])))
+    assert loss.item() > 0 and 0.0 <= accuracy <= 1.0
+
+
+def test_describe_prompts_reply_with_the_objects_words(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), describe=1.0)
+    conversation, objects, asked = task._sample()
+    assert '<box0>' in conversation[0]['content']
+    assert conversation[1]['content'] == 'a ' + ' '.join(task.OBJECTS[objects[asked]])
+
+
+def test_phases_are_parsed_and_bad_ones_named(capsys):
+    tool = _tool()
+    assert tool.parse_phase('bare5:1500') == ('bare5', 1500)
+    assert tool.parse_phase('mixed:10') == ('mixed', 10)
+    with pytest.raises(SystemExit):
+        tool.parse_args(['cfg.py', '--out', 'x', '--phases', 'warmup:10'])
+    assert "'warmup:10'" in capsys.readouterr().err
 
 
 def test_the_written_llm_folder_loads_with_its_trained_proxy_rows(tmp_path):
     out = tmp_path / 'stage0_llm'
-    cmd = [sys.executable, TOOL, CONFIG, '--out', str(out), '--steps', '3', '--batch-size', '4', '--log-every', '1',
+    cmd = [sys.executable, TOOL, CONFIG, '--out', str(out), '--phases', 'bare3:1', 'short:1', 'full:1',
+           '--batch-size', '4', '--log-every', '1',
            '--cfg-options', f'model.tokenizer.pretrained={_world_tokenizer(tmp_path)}']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert '<rK> accuracy on 512 fresh prompts' in proc.stdout
+    assert '<rK> accuracy on 512 fresh prompts: bare' in proc.stdout
     log = json.loads((out / 'stage0_log.json').read_text())
-    assert [entry['step'] for entry in log['log']] == [1, 2, 3]
+    assert [(entry['step'], entry['phase']) for entry in log['log']] == [(1, 'bare3'), (2, 'short'), (3, 'full')]
+    assert log['log'][0]['batch'] == 'bare'
 
     loaded = _model(str(out), config=None, pretrained=str(out))
     weights = load_file(str(out / 'model.safetensors'))

@@ -13,18 +13,30 @@ It prints the ``<rK>`` accuracy of the training batches as it goes and on fresh 
 writes an HF folder (weights, and the tokenizer with Groma's tokens) that stages 2 and 3 load as a user
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
-    python tools/analysis/text_only_rec.py CONFIG --out DIR [--steps N] [--batch-size B] [--lr LR]
-        [--max-regions N] [--warmup-steps N] [--seed S] [--cfg-options ...]
+    python tools/analysis/text_only_rec.py CONFIG --out DIR [--phases KIND:STEPS ...] [--bare-share P]
+        [--describe P] [--batch-size B] [--lr LR] [--max-regions N] [--seed S] [--cfg-options ...]
 
-``--warmup-steps N`` is a curriculum: the first N steps show 2 regions per prompt and no system line.
+``--phases`` is a curriculum, run in order (default ``full:1500``). Kinds:
+
+* ``bare`` / ``bareN``: the lookup alone, ``<s><r0><region>,<r1><region>,…<p>phrase</p><roi>`` with 2 to
+  ``--max-regions`` (or exactly N) regions; the loss is on the ``<rK>`` that follows;
+* ``short``: Groma's prompts from ``Regions:`` on (the system line, intro and image slots cut off);
+* ``mixed``: Groma's prompts cut at a random place of that intro;
+* ``full``: Groma's whole prompts.
+
+After the bare phases, ``--bare-share`` of the batches stay bare, so the lookup is kept while the prompt
+grows. ``--describe P`` makes that share of Groma prompts ask for a region's description ("a small red
+circle") instead of REC, so the LLM also learns to read a region slot as words.
 """
 import argparse
 import itertools
 import json
 import os
+import re
 import time
 
 import torch
+import torch.nn.functional as F
 from mmengine.config import DictAction
 
 from groma_mm.datasets.instruction_templates import TABLE9
@@ -36,17 +48,30 @@ from groma_mm.utils import load_config, register_all_modules
 NOISE = 0.3  # × the word bag's norm
 
 
+PHASE = re.compile(r'(bare\d*|short|mixed|full):(\d+)$')
+
+
+def parse_phase(text: str):
+    """'bare5:1500' -> ('bare5', 1500)."""
+    match = PHASE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f'{text!r}: expected KIND:STEPS with KIND bare, bareN, short, mixed or full')
+    return match.group(1), int(match.group(2))
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='a Groma config (its tokenizer, LLM and prompt are used)')
     parser.add_argument('--out', required=True, help='HF folder to write')
-    parser.add_argument('--steps', type=int, default=1500)
+    parser.add_argument('--phases', nargs='+', type=parse_phase, default=[('full', 1500)],
+                        help='curriculum, e.g. bare5:1500 bare:1000 short:1000 mixed:1000 full:1500')
+    parser.add_argument('--bare-share', type=float, default=0.25,
+                        help='share of bare batches after the bare phases')
+    parser.add_argument('--describe', type=float, default=0.0,
+                        help='share of Groma prompts that ask for a region description instead of REC')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--max-regions', type=int, default=8)
-    parser.add_argument('--warmup-steps', type=int, default=0,
-                        help='a curriculum: the first N steps show 2 regions per prompt and no system line, '
-                        "then 2 to --max-regions under the template's system line")
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-every', type=int, default=100)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
@@ -58,38 +83,50 @@ class WordBagLookup:
 
     OBJECTS = list(itertools.product(SIZES, COLOURS, SHAPES))
 
-    def __init__(self, model, max_regions: int, gen: torch.Generator) -> None:
-        self.model, self.max_regions, self.gen = model, max_regions, gen
-        self.regions_cap, self.system = max_regions, model.prompt_builder.system
-        vocab = model.tokenizer.get_vocab()
+    def __init__(self, model, max_regions: int, gen: torch.Generator, describe: float = 0.0) -> None:
+        self.model, self.max_regions, self.gen, self.describe = model, max_regions, gen, describe
+        tokenizer = model.tokenizer
+        vocab = tokenizer.get_vocab()
         missing = sorted({w for obj in self.OBJECTS for w in obj} - set(vocab))
         if missing:
-            raise ValueError(f'the tokenizer ({model.tokenizer.name_or_path}) lacks the object words {missing}: '
+            raise ValueError(f'the tokenizer ({tokenizer.name_or_path}) lacks the object words {missing}: '
                              'use the tokenizer tools/run_main_job.py writes beside the world')
         self.word_ids = torch.tensor([[vocab[w] for w in obj] for obj in self.OBJECTS])
-
-    def warm_up(self, on: bool) -> None:
-        """The curriculum's easy phase while ``on``: 2 regions per prompt and no system line."""
-        self.regions_cap = 2 if on else self.max_regions
-        self.model.prompt_builder.system = '' if on else self.system
+        self.vocab = vocab
+        self.proxy_ids = torch.tensor(model.prompt_builder.token_ids.proxy)
 
     def _randint(self, n: int) -> int:
         return int(torch.randint(n, (1, ), generator=self.gen))
 
-    def _sample(self):
-        """(conversation, objects of the regions, asked region)."""
-        n = 2 + self._randint(self.regions_cap - 1)
+    def _draw(self, entries: int = 0):
+        """(objects of the regions, asked region, phrase words): 2 to max_regions regions, or ``entries``."""
+        n = entries or 2 + self._randint(self.max_regions - 1)
         objects = torch.randperm(len(self.OBJECTS), generator=self.gen)[:n].tolist()
         asked = self._randint(n)
         size, colour, shape = self.OBJECTS[objects[asked]]
         # As the world's expressions: colour and shape, the size only when they are not enough.
         others = [self.OBJECTS[o] for k, o in enumerate(objects) if k != asked]
         ambiguous = any(c == colour and s == shape for _, c, s in others)
-        expression = ' '.join(['the'] + ([size] if ambiguous else []) + [colour, shape])
-        templates = TABLE9['rec']
-        question = templates[self._randint(len(templates))].format(expression=expression)
-        conversation = [dict(role='user', content=question), dict(role='assistant', content='<roi><box0></roi>')]
-        return conversation, objects, asked
+        return objects, asked, ([size] if ambiguous else []) + [colour, shape]
+
+    def _sample(self):
+        """(conversation, objects of the regions, asked region): REC, or with ``describe`` a region caption."""
+        objects, asked, words = self._draw()
+        if torch.rand((), generator=self.gen) < self.describe:
+            templates = TABLE9['region_caption']
+            question = templates[self._randint(len(templates))].replace('<region>', '<box0>')
+            reply = 'a ' + ' '.join(self.OBJECTS[objects[asked]])
+        else:
+            templates = TABLE9['rec']
+            question = templates[self._randint(len(templates))].format(expression=' '.join(['the'] + words))
+            reply = '<roi><box0></roi>'
+        return [dict(role='user', content=question), dict(role='assistant', content=reply)], objects, asked
+
+    def _bags(self, objects) -> torch.Tensor:
+        """(n, D): each object's word bag, the sum of its words' embeddings, plus noise."""
+        bags = self.model.llm.get_input_embeddings()(self.word_ids[objects]).sum(1)
+        noise = torch.randn(bags.shape, generator=self.gen)
+        return bags + NOISE * bags.norm(dim=-1, keepdim=True) / bags.shape[-1]**0.5 * noise
 
     def batch(self, batch_size: int):
         """Padded prompts (``GromaPromptBuilder.pad``) and their input embeddings (B, L, D)."""
@@ -100,14 +137,41 @@ class WordBagLookup:
             prompts.append(builder(conversation, len(objs), {0: asked}))
             objects.append(torch.tensor(objs))
         batch = builder.pad(prompts, padding_side='right')
-        embed = self.model.llm.get_input_embeddings()
-        embeds = embed(batch['input_ids']) * (~batch['image_mask'])[..., None]
-        bags = [embed(self.word_ids[objs]).sum(1) for objs in objects]
-        bags = [b + NOISE * b.norm(dim=-1, keepdim=True) / b.shape[-1] ** 0.5 * torch.randn(b.shape, generator=self.gen)
-                for b in bags]
-        slots = torch.cat([b[ids] for b, ids in zip(bags, batch['region_slot_ids'])])
-        embeds = embeds.masked_scatter(batch['region_mask'][..., None], slots)
-        return batch, embeds
+        embeds = self.model.llm.get_input_embeddings()(batch['input_ids']) * (~batch['image_mask'])[..., None]
+        slots = torch.cat([self._bags(objs)[ids] for objs, ids in zip(objects, batch['region_slot_ids'])])
+        return batch, embeds.masked_scatter(batch['region_mask'][..., None], slots)
+
+    def prompt_loss(self, batch_size: int, cut: str):
+        """Reply loss and ``<rK>`` accuracy on Groma prompts; ``cut``: 'full', 'short' (from ``Regions:``
+        on) or 'mixed' (from a random place of the intro on). The first (BOS) token always stays."""
+        batch, embeds = self.batch(batch_size)
+        start = int((batch['input_ids'][0] == self.vocab['Regions']).nonzero()[0])
+        column = {'full': 0, 'short': start, 'mixed': self._randint(start + 1)}[cut]
+        keep = (lambda t: torch.cat([t[:, :1], t[:, column:]], 1)) if column > 1 else (lambda t: t)
+        logits, targets = reply_logits(self.model.llm, keep(embeds), keep(batch['attention_mask']),
+                                       keep(batch['labels']))
+        return token_cross_entropy(logits, targets), proxy_accuracy(logits.detach(), targets, self.proxy_ids)
+
+    def bare_loss(self, batch_size: int, entries: int = 0):
+        """Loss and accuracy of the ``<rK>`` after ``<s><r0><region>,…<p>phrase</p><roi>`` (left-padded)."""
+        tokenizer, vocab = self.model.tokenizer, self.vocab
+        sequences, slots, targets = [], [], []
+        for _ in range(batch_size):
+            objects, asked, words = self._draw(entries)
+            ids = [tokenizer.bos_token_id]
+            for k in range(len(objects)):
+                ids += [int(self.proxy_ids[k]), vocab['<region>'], vocab[',']]
+            sequences.append(ids + [vocab['<p>'], *[vocab[w] for w in words], vocab['</p>'], vocab['<roi>']])
+            slots.append(self._bags(objects))
+            targets.append(int(self.proxy_ids[asked]))
+        length = max(map(len, sequences))
+        ids = torch.tensor([[tokenizer.pad_token_id] * (length - len(s)) + s for s in sequences])
+        mask = torch.tensor([[0] * (length - len(s)) + [1] * len(s) for s in sequences])
+        llm = self.model.llm
+        embeds = llm.get_input_embeddings()(ids).masked_scatter((ids == vocab['<region>'])[..., None], torch.cat(slots))
+        logits = llm(inputs_embeds=embeds, attention_mask=mask, logits_to_keep=1).logits[:, -1]
+        targets = torch.tensor(targets)
+        return F.cross_entropy(logits, targets), (logits.argmax(-1) == targets).float().mean().item()
 
 
 def proxy_accuracy(logits: torch.Tensor, targets: torch.Tensor, proxy_ids: torch.Tensor) -> float:
@@ -127,38 +191,43 @@ def main(argv=None):
     llm = model.llm
     llm.requires_grad_(True)
     llm.train()
-    task = WordBagLookup(model, args.max_regions, torch.Generator().manual_seed(args.seed))
-    proxy_ids = torch.tensor(model.prompt_builder.token_ids.proxy)
+    gen = torch.Generator().manual_seed(args.seed)
+    task = WordBagLookup(model, args.max_regions, gen, args.describe)
     optimizer = torch.optim.AdamW(llm.parameters(), lr=args.lr, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.05)
-    start, log = time.time(), []
-    for step in range(1, args.steps + 1):
-        task.warm_up(step <= args.warmup_steps)
-        batch, embeds = task.batch(args.batch_size)
-        logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
-        loss = token_cross_entropy(logits, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
-        if step % args.log_every == 0 or step == args.steps:
-            accuracy = proxy_accuracy(logits.detach(), targets, proxy_ids)
-            log.append(dict(step=step, loss=round(loss.item(), 4), proxy_accuracy=round(accuracy, 3)))
-            print(f'stage 0 step {step}/{args.steps}  loss {loss.item():.4f}  <rK> accuracy {accuracy:.3f}  '
-                  f'{time.time() - start:.0f} s', flush=True)
+    start, log, step = time.time(), [], 0
+    total = sum(steps for _, steps in args.phases)
+    keep_bare = any(kind.startswith('bare') for kind, _ in args.phases)
+    for kind, steps in args.phases:
+        for _ in range(steps):
+            step += 1
+            bare = kind.startswith('bare') or (keep_bare and torch.rand((), generator=gen) < args.bare_share)
+            if bare:
+                entries = int(kind[4:] or 0) if kind.startswith('bare') else 0
+                loss, accuracy = task.bare_loss(args.batch_size, entries)
+            else:
+                loss, accuracy = task.prompt_loss(args.batch_size, kind)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)
+            optimizer.step()
+            if step % args.log_every == 0 or step == total:
+                source = 'bare' if bare else kind
+                log.append(dict(step=step, phase=kind, batch=source, loss=round(loss.item(), 4),
+                                proxy_accuracy=round(accuracy, 3)))
+                print(f'stage 0 step {step}/{total} ({kind}, {source} batch)  loss {loss.item():.4f}  '
+                      f'<rK> accuracy {accuracy:.3f}  {time.time() - start:.0f} s', flush=True)
     llm.eval()
-    task.warm_up(False)
+    task.describe = 0.0
     with torch.no_grad():
-        batch, embeds = task.batch(512)
-        logits, targets = reply_logits(llm, embeds, batch['attention_mask'], batch['labels'])
-        held_out = proxy_accuracy(logits, targets, proxy_ids)
-    print(f'stage 0: <rK> accuracy on 512 fresh prompts {held_out:.3f}')
+        fresh = dict(bare=task.bare_loss(512)[1], short=task.prompt_loss(512, 'short')[1],
+                     full=task.prompt_loss(512, 'full')[1])
+    print('stage 0: <rK> accuracy on 512 fresh prompts: ' + ', '.join(f'{k} {v:.3f}' for k, v in fresh.items()))
     os.makedirs(args.out, exist_ok=True)
     llm.save_pretrained(args.out)
     model.tokenizer.save_pretrained(args.out)
+    settings = dict(vars(args), phases=[f'{k}:{n}' for k, n in args.phases])
     with open(os.path.join(args.out, 'stage0_log.json'), 'w') as f:
-        json.dump(dict(settings=vars(args), log=log, fresh_proxy_accuracy=held_out, wall_s=time.time() - start), f,
+        json.dump(dict(settings=settings, log=log, fresh_proxy_accuracy=fresh, wall_s=time.time() - start), f,
                   indent=1)
 
 
