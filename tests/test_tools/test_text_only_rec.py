@@ -152,3 +152,12 @@ def test_the_written_llm_folder_loads_with_its_trained_proxy_rows(tmp_path):
     embedding = loaded.llm.get_input_embeddings().weight
     assert torch.equal(embedding, weights['model.embed_tokens.weight'])
     assert embedding[proxy].std(0).mean() > 0
+
+
+def test_a_tokenizer_without_the_world_words_is_named_with_what_it_lacks(tmp_path):
+    tool = _tool()
+    folder = str(tmp_path / 'plain_tokenizer')
+    build_tiny_tokenizer(save_dir=folder)
+    model = _model(folder)
+    with pytest.raises(ValueError, match=r'lacks the tokens \[.*\]: use the tokenizer tools/run_main_job.py'):
+        tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))

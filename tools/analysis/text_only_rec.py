@@ -87,9 +87,11 @@ class WordBagLookup:
         self.model, self.max_regions, self.gen, self.describe = model, max_regions, gen, describe
         tokenizer = model.tokenizer
         vocab = tokenizer.get_vocab()
+        # Object words, and the single tokens the bare prompts are built from and the cuts look for.
         missing = sorted({w for obj in self.OBJECTS for w in obj} - set(vocab))
+        missing += [t for t in ('Regions', ',', '<region>', '<p>', '</p>', '<roi>') if t not in vocab]
         if missing:
-            raise ValueError(f'the tokenizer ({tokenizer.name_or_path}) lacks the object words {missing}: '
+            raise ValueError(f'the tokenizer ({tokenizer.name_or_path}) lacks the tokens {missing}: '
                              'use the tokenizer tools/run_main_job.py writes beside the world')
         self.word_ids = torch.tensor([[vocab[w] for w in obj] for obj in self.OBJECTS])
         self.vocab = vocab
