@@ -29,12 +29,18 @@ def test_one_lookup_layout_is_learned_and_reported(tmp_path):
     assert 'steps to 0.9' in proc.stdout
 
 
-def test_entries_are_named_in_list_order_as_in_groma_unless_shuffled():
+def _tool_and_tiny_llm():
+    """The tool as a module, and a 1-layer LLaMA with its vocabulary (5 entries)."""
     spec = importlib.util.spec_from_file_location('pointer_hops', TOOL)
     hops = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hops)
     llm = LlamaForCausalLM(LlamaConfig(vocab_size=hops.PROXY0 + 5, hidden_size=16, intermediate_size=32,
                                        num_hidden_layers=1, num_attention_heads=2))
+    return hops, llm
+
+
+def test_entries_are_named_in_list_order_as_in_groma_unless_shuffled():
+    hops, llm = _tool_and_tiny_llm()
     named = {}
     for order in ('list', 'shuffled'):
         task = hops.LookupTask('groma', llm, 5, order, torch.Generator().manual_seed(0))
@@ -48,11 +54,7 @@ def test_entries_are_named_in_list_order_as_in_groma_unless_shuffled():
 
 
 def test_word_questions_name_the_asked_object_between_prefix_and_gap_fillers():
-    spec = importlib.util.spec_from_file_location('pointer_hops', TOOL)
-    hops = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hops)
-    llm = LlamaForCausalLM(LlamaConfig(vocab_size=hops.PROXY0 + 5, hidden_size=16, intermediate_size=32,
-                                       num_hidden_layers=1, num_attention_heads=2))
+    hops, llm = _tool_and_tiny_llm()
     task = hops.LookupTask('groma', llm, 5, 'list', torch.Generator().manual_seed(0), question='words', prefix=7,
                            gap=4)
     embeds, objects, asked, target = task.prompts(32)

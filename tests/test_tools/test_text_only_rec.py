@@ -60,24 +60,25 @@ def test_the_reply_names_the_only_region_whose_words_match_the_phrase(tmp_path):
     assert not torch.allclose(embeds[batch['region_mask']], region_embedding)
 
 
+def _with_llm_inputs(llm, fn):
+    """``fn()``'s result and the keyword inputs of the LLM's last forward in it."""
+    seen = {}
+    handle = llm.register_forward_pre_hook(lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    try:
+        return fn(), seen
+    finally:
+        handle.remove()
+
+
 def test_cut_prompts_start_at_the_region_list_and_keep_the_reply(tmp_path):
     tool = _tool()
     model = _model(_world_tokenizer(tmp_path))
     task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
-    seen = {}
     llm = model.llm
-
-    def record(module, args, kwargs):
-        seen['embeds'] = kwargs['inputs_embeds']
-
-    handle = llm.register_forward_pre_hook(record, with_kwargs=True)
-    try:
-        full_loss, _ = task.prompt_loss(4, 'full')
-        full_length = seen['embeds'].shape[1]
-        short_loss, _ = task.prompt_loss(4, 'short')
-        short = seen['embeds']
-    finally:
-        handle.remove()
+    (full_loss, _), full = _with_llm_inputs(llm, lambda: task.prompt_loss(4, 'full'))
+    full_length = full['inputs_embeds'].shape[1]
+    (short_loss, _), seen = _with_llm_inputs(llm, lambda: task.prompt_loss(4, 'short'))
+    short = seen['inputs_embeds']
     # The system line, intro and 16 image slots are gone; BOS and the region list onward stay.
     batch, _ = task.batch(1)
     regions_at = int((batch['input_ids'][0] == task.vocab['Regions']).nonzero()[0])
@@ -91,18 +92,9 @@ def test_bare_lookups_answer_with_the_proxy_of_the_entry_whose_bag_holds_the_phr
     tool = _tool()
     model = _model(_world_tokenizer(tmp_path))
     task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
-    captured = {}
     llm = model.llm
-
-    def record(module, args, kwargs):
-        captured['embeds'], captured['mask'] = kwargs['inputs_embeds'], kwargs['attention_mask']
-
-    handle = llm.register_forward_pre_hook(record, with_kwargs=True)
-    try:
-        loss, accuracy = task.bare_loss(6, entries=5)
-    finally:
-        handle.remove()
-    embeds, mask = captured['embeds'], captured['mask']
+    (loss, accuracy), seen = _with_llm_inputs(llm, lambda: task.bare_loss(6, entries=5))
+    embeds, mask = seen['inputs_embeds'], seen['attention_mask']
     # 5 entries of 3 tokens after BOS, then <p>, 2 or 3 words, </p> and <roi>: left-padded to one length.
     assert (mask.sum(1) >= 1 + 15 + 4).all() and (mask.sum(1) <= 1 + 15 + 5).all()
     assert (mask[:, -1] == 1).all()
