@@ -4,7 +4,9 @@
 (never a hub), ``dict(type='HFCausalLM', config=dict(model_type='llama', hidden_size=64, …))`` builds a
 randomly initialised skeleton (tests, tiny configs). With a tokenizer, Groma's tokens are added to it and
 the embeddings / LM head grow to match: a pretrained LLM's new rows start at the mean of its trained rows,
-a random skeleton's keep their own random draws. Options:
+a random skeleton's keep their own random draws. Tokens the tokenizer already has keep their rows, so an
+LLM saved with Groma's tokens is loaded with the tokenizer saved beside it (a warning says when rows the
+checkpoint has would be reset). Options:
 
 - ``freeze_llm``: freeze the LLM except the embedding and LM-head rows of Groma's tokens, which must
   learn (paper stage 2). Done with gradient masks because a row of a matrix cannot be frozen by
@@ -17,6 +19,7 @@ a random skeleton's keep their own random draws. Options:
   body, casts at those two boundaries let the model also run without autocast (inference).
 """
 import os
+import warnings
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -166,6 +169,19 @@ def keep_trainable_in(model: PreTrainedModel, dtype: DType) -> None:
         head.register_forward_pre_hook(lambda module, args: (args[0].to(module.weight.dtype), *args[1:]))
 
 
+def _warn_if_rows_are_reset(model: PreTrainedModel, new_ids: Sequence[int], old_vocab_size: int, source: str) -> None:
+    """Warn when the mean init overwrites rows the checkpoint has: an LLM saved with Groma's tokens (e.g. by
+    tools/analysis/text_only_rec.py) loaded with a tokenizer that lacks them loses its trained ``<rK>`` rows."""
+    rows = model.get_input_embeddings().num_embeddings
+    overwritten = [i for i in new_ids if i < rows]
+    if overwritten:
+        warnings.warn(f'{source}: the LLM has {rows} embedding rows but the tokenizer only {old_vocab_size} '
+                      f'tokens before Groma\'s were added, so rows {overwritten[0]}…{overwritten[-1]} are reset '
+                      'to the mean of the others. If the LLM was saved with Groma\'s tokens, build it with the '
+                      'tokenizer saved beside it (model.tokenizer.pretrained=<the same folder>); padded '
+                      'vocabularies can ignore this.')
+
+
 @MODELS.register_module(name='HFCausalLM')
 def build_causal_lm(pretrained: Optional[str] = None,
                     config: Optional[dict] = None,
@@ -212,6 +228,7 @@ def build_causal_lm(pretrained: Optional[str] = None,
         # (an LLM built from a config) keep their own random draws: the mean of random rows is about zero
         # and the same for every new token, so <r0>…<r99> would start as one indistinguishable token.
         new_ids = [i for i in token_ids.all_ids if i >= old_vocab_size] if pretrained or gguf_file else []
+        _warn_if_rows_are_reset(model, new_ids, old_vocab_size, pretrained or gguf_file)
         resize_embeddings_to_tokenizer(model, tokenizer, new_ids, old_vocab_size)
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))

@@ -1,4 +1,5 @@
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -58,10 +59,28 @@ def test_a_pretrained_llms_new_rows_start_at_the_mean_of_its_trained_rows(family
     torch.manual_seed(0)
     MODELS.build(dict(type='HFCausalLM', config=CONFIGS[family])).save_pretrained(tmp_path)
     tok = build_tiny_tokenizer()
-    model = MODELS.build(dict(type='HFCausalLM', pretrained=str(tmp_path), tokenizer=tok, num_proxy_tokens=N_PROXY))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', UserWarning)  # nothing trained is overwritten here
+        model = MODELS.build(dict(type='HFCausalLM', pretrained=str(tmp_path), tokenizer=tok,
+                                  num_proxy_tokens=N_PROXY))
     new = torch.tensor(GromaTokenIds.from_tokenizer(tok, N_PROXY).all_ids)
     for weight in (model.get_input_embeddings().weight, model.get_output_embeddings().weight):
         torch.testing.assert_close(weight[new], weight[:VOCAB].mean(0).expand(len(new), -1))
+
+
+def test_loading_an_llm_saved_with_groma_tokens_warns_only_with_a_tokenizer_that_lacks_them(tmp_path, recwarn):
+    torch.manual_seed(0)
+    saved_tok = build_tiny_tokenizer()
+    MODELS.build(dict(type='HFCausalLM', config=CONFIGS['llama'], tokenizer=saved_tok,
+                      num_proxy_tokens=N_PROXY)).save_pretrained(tmp_path)
+    saved_tok.save_pretrained(tmp_path)
+    with pytest.warns(UserWarning, match=r'reset to the mean.*model.tokenizer.pretrained'):
+        MODELS.build(dict(type='HFCausalLM', pretrained=str(tmp_path), tokenizer=build_tiny_tokenizer(),
+                          num_proxy_tokens=N_PROXY))
+    recwarn.clear()
+    tok = MODELS.build(dict(type='HFTokenizer', pretrained=str(tmp_path)))
+    MODELS.build(dict(type='HFCausalLM', pretrained=str(tmp_path), tokenizer=tok, num_proxy_tokens=N_PROXY))
+    assert not [w for w in recwarn if 'reset to the mean' in str(w.message)]
 
 
 def test_extra_rows_are_reused_not_shrunk():
