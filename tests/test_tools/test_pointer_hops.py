@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -69,3 +70,10 @@ def test_word_questions_name_the_asked_object_between_prefix_and_gap_fillers():
     assert torch.equal(embeds[:, :7], embeds[:1, :7].expand(32, -1, -1))
     assert torch.equal(embeds[:, 26:30], embed(hops.FILLER0 + torch.arange(4)).expand(32, -1, -1))
     assert torch.equal(target, hops.PROXY0 + asked)
+
+
+def test_negative_token_counts_are_refused_with_the_options_named(capsys):
+    hops, _ = _tool_and_tiny_llm()
+    with pytest.raises(SystemExit):
+        hops.parse_args(['--prefix', '-3'])
+    assert '--prefix and --gap count tokens' in capsys.readouterr().err

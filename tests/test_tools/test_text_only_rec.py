@@ -122,6 +122,11 @@ def test_phases_are_parsed_and_bad_ones_named(capsys):
     with pytest.raises(SystemExit):
         tool.parse_args(['cfg.py', '--out', 'x', '--phases', 'warmup:10'])
     assert "'warmup:10'" in capsys.readouterr().err
+    for bad, named in ((['--phases', 'bare1:10'], 'need 2 to 48 regions'), (['--max-regions', '60'], 'need 2 to 48'),
+                       (['--describe', '1.5'], '--describe is a share')):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['cfg.py', '--out', 'x', *bad])
+        assert named in capsys.readouterr().err
 
 
 def test_the_written_llm_folder_loads_with_its_trained_proxy_rows(tmp_path):

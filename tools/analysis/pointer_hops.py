@@ -71,6 +71,8 @@ def parse_args(argv=None):
     parser.add_argument('--prefix', type=int, default=0, help='fixed tokens before the list')
     parser.add_argument('--gap', type=int, default=0, help='fixed tokens between the question and the answer marker')
     args = parser.parse_args(argv)
+    if args.prefix < 0 or args.gap < 0:
+        parser.error(f'--prefix and --gap count tokens (>= 0), got {args.prefix} and {args.gap}')
     if args.gap and 'identity-in-slot-query-last' in args.layouts:
         parser.error('--gap puts tokens after the question, which identity-in-slot-query-last asks to be last')
     return args

@@ -75,7 +75,15 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-every', type=int, default=100)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    objects = len(SIZES) * len(COLOURS) * len(SHAPES)
+    entries = [int(kind[4:]) for kind, _ in args.phases if kind[4:]] + [args.max_regions]
+    if not all(2 <= n <= objects for n in entries):
+        parser.error(f'--max-regions and bareN need 2 to {objects} regions (distinct objects), got {entries}')
+    for name in ('bare_share', 'describe'):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f'--{name.replace("_", "-")} is a share in [0, 1], got {getattr(args, name)}')
+    return args
 
 
 class WordBagLookup:
