@@ -77,7 +77,7 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
     args = parser.parse_args(argv)
     objects = len(SIZES) * len(COLOURS) * len(SHAPES)
-    entries = [int(kind[4:]) for kind, _ in args.phases if kind[4:]] + [args.max_regions]
+    entries = [int(kind[4:]) for kind, _ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
     if not all(2 <= n <= objects for n in entries):
         parser.error(f'--max-regions and bareN need 2 to {objects} regions (distinct objects), got {entries}')
     for name in ('bare_share', 'describe'):
