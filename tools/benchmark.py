@@ -224,7 +224,7 @@ def benchmark_batch(model, generators: Dict[str, object], batch_size: int, args,
         regions, maps = stage('proposer', lambda: model.propose_regions(feats, image_of, samples, training=False))
         image_tokens = stage('image_tokenizer', lambda: model.image_tokenizer(feats[model.image_layer])[image_of])
         region_tokens = stage('region_encoder',
-                              lambda: model.encode_regions(feats, image_of, regions, inputs.shape[-2:]))
+                              lambda: model.encode_regions(feats, image_of, regions, inputs))
         batches = stage('prompt',
                         lambda: model.generation_batches(samples, image_tokens, region_tokens, regions, maps))
     if len(batches) != 1:

@@ -150,8 +150,12 @@ def load_local_checkpoint(filename: str, map_location=None):
 # ------------------------------------------------------------------------------------------ strict loading
 def weight_sources(model: torch.nn.Module) -> Dict[str, str]:
     """``{key prefix: where its weights come from}`` for the parts a model loads itself when it is built:
-    a Groma's proposer (``proposer_checkpoint``) and its LLM when built from a pretrained folder."""
+    a Groma's proposer (``proposer_checkpoint``), its LLM when built from a pretrained folder, and a
+    region feature encoder whose fixed weights its config's seed makes."""
     sources = {}
+    encoder = getattr(model, 'region_feature_encoder', None)
+    if encoder is not None and not any(p.requires_grad for p in encoder.parameters()):
+        sources['region_feature_encoder.'] = f'the frozen {type(encoder).__name__} of the config'
     if getattr(model, 'proposer_checkpoint', None):
         sources['proposer.'] = f'proposer_checkpoint {model.proposer_checkpoint}'
     llm_path = getattr(getattr(model, 'llm', None), 'name_or_path', '')

@@ -55,9 +55,10 @@ def test_zero3_trains_saves_and_resumes_in_a_new_process(world_root, zero_run):
              _options(), nproc=2)
     after = logged_losses(resumed)
     assert sorted(after) == [3, 4]
-    # Not bit-exact: under torch_autocast DeepSpeed reduces the Linear gradients in bf16 (measured: 3e-5).
+    # Not bit-exact: under torch_autocast DeepSpeed reduces the Linear gradients in bf16 (measured: 3e-5, and
+    # 1.3e-4 with the conv region features of the tiny config).
     for k in (3, 4):
-        assert after[k] == pytest.approx(losses[k], abs=1e-4), (after, losses)
+        assert after[k] == pytest.approx(losses[k], abs=5e-4), (after, losses)
 
 
 def test_zero2_checkpoint_converts_to_one_inference_file(world_root, zero_run):

@@ -92,7 +92,7 @@ def region_features(model, inferencer, objects: list, batch_size: int):
         data = model.data_preprocessor(pseudo_collate(packed), False)
         inputs, samples = data['inputs'], data['data_samples']
         feats = model.proposer.backbone(inputs)
-        layers = [feats[i] for i in model.region_layers]
+        layers = model.region_layer_feats(feats, list(range(len(inputs))), inputs)
         boxes = [to_input_frame(torch.tensor([objects[k]['box'] for k in by_image[p]], dtype=torch.float), s)
                  for p, s in zip(chunk, samples)]
         region_tokens = model.region_encoder(layers, boxes, inputs.shape[-2:])

@@ -11,11 +11,15 @@ model = dict(
     proposer={{_base_.model}},
     proposer_checkpoint=None,
     image_tokenizer=dict(type='MergedPatchTokenizer', in_channels=64, merge=2),
+    # Region tokens read a frozen random conv (a stand-in for DINOv2's general features; the ViT above
+    # learns objectness only and drops shape): its stride-2 layer, RoIAlign 4×4.
+    region_feature_encoder=dict(type='FrozenRandomConvEncoder', channels=(32, 32), strides=(1, 2)),
+    region_layers=(-1, ),
     region_encoder=dict(
         type='MultiScaleRoIRegionEncoder',
-        in_channels=64,
+        in_channels=32,
         channels=64,
-        scale_factors=(2.0, 1.0, 0.5),
+        scale_factors=(1.0, ),
         roi_size=4,
         region_channels=128),
     tokenizer=dict(type='TinyWordTokenizer'),

@@ -83,7 +83,11 @@ class Groma(BaseModel):
         freeze_proposer: keep the encoder and proposer frozen (stages 2 and 3).
         freeze_image_tokenizer / freeze_region_encoder: freeze those parts.
         image_layer: index (into the encoder outputs) of the layer the image tokenizer reads.
-        region_layers: indices of the layers the region encoder reads.
+        region_layers: indices of the layers the region encoder reads (of ``region_feature_encoder``'s
+            outputs when there is one).
+        region_feature_encoder: an encoder of the region encoder's own (e.g. ``FrozenRandomConvEncoder``,
+            frozen), for when the proposer's encoder is not general-purpose (the toy configs, whose ViT
+            learns objectness only); ``None``: the region encoder reads the proposer's encoder, as Groma.
         num_proxy_tokens: N of ``<r0>…<r{N-1}>``; at most N regions per image.
         answer_score: rank score of a ground-truth answer box no proposal stands for (default selector).
         shuffle_regions: random region order in training (inference is always ordered by score).
@@ -111,6 +115,7 @@ class Groma(BaseModel):
                  freeze_region_encoder: bool = False,
                  image_layer: int = -1,
                  region_layers: Sequence[int] = (-3, -2, -1),
+                 region_feature_encoder: Optional[dict] = None,
                  num_proxy_tokens: int = 100,
                  answer_score: float = 0.2,
                  shuffle_regions: bool = False,
@@ -149,6 +154,7 @@ class Groma(BaseModel):
                 module.requires_grad_(False)
         self.image_layer = image_layer
         self.region_layers = tuple(region_layers)
+        self.region_feature_encoder = MODELS.build(region_feature_encoder) if region_feature_encoder else None
         self.shuffle_regions = shuffle_regions
         self.save_trainable_only = save_trainable_only
         self.generation_cfg = dict(max_new_tokens=128, do_sample=False)
@@ -197,7 +203,7 @@ class Groma(BaseModel):
         feats, image_of = self.encode_images(inputs, data_samples)
         regions_list, maps = self.propose_regions(feats, image_of, data_samples, training)
         image_tokens = self.image_tokenizer(feats[self.image_layer])[image_of]
-        region_tokens = self.encode_regions(feats, image_of, regions_list, inputs.shape[-2:])
+        region_tokens = self.encode_regions(feats, image_of, regions_list, inputs)
         return image_tokens, region_tokens, regions_list, maps
 
     def encode_images(self, inputs: Tensor, data_samples: list) -> Tuple[List[Tensor], List[int]]:
@@ -244,13 +250,26 @@ class Groma(BaseModel):
             maps.append(box_to_region)
         return regions_list, maps
 
+    def region_layer_feats(self, feats: Sequence[Tensor], image_of: List[int], inputs: Tensor) -> List[Tensor]:
+        """The layers the region encoder reads, each (U, C, h, w) for the U distinct images: the proposer's
+        encoder outputs ``feats``, or ``region_feature_encoder`` run on those images of ``inputs`` (B, 3, H, W)."""
+        if self.region_feature_encoder is None:
+            return [feats[i] for i in self.region_layers]
+        firsts = [image_of.index(u) for u in range(len(feats[0]))]
+        with torch.no_grad():
+            own = self.region_feature_encoder(inputs[firsts])
+        return [own[i] for i in self.region_layers]
+
     def encode_regions(self, feats: Sequence[Tensor], image_of: List[int], regions_list: List[InstanceData],
-                       input_shape) -> List[Tensor]:
-        """Region tokens per sample, (R_b, D); a region set repeated on one image is encoded once."""
+                       inputs: Tensor) -> List[Tensor]:
+        """Region tokens per sample, (R_b, D); a region set repeated on one image is encoded once.
+
+        ``feats``: the proposer's encoder outputs for the distinct images; ``inputs``: the batch (B, 3, H, W).
+        """
         firsts, set_of = group_identical_boxes(image_of, [r.bboxes for r in regions_list])
         members = [[s for s in firsts if image_of[s] == u] for u in range(len(feats[0]))]
         boxes = [torch.cat([regions_list[s].bboxes for s in group]) for group in members]
-        per_image = self.region_encoder([feats[i] for i in self.region_layers], boxes, input_shape)
+        per_image = self.region_encoder(self.region_layer_feats(feats, image_of, inputs), boxes, inputs.shape[-2:])
         per_set = {}
         for group, tokens in zip(members, per_image):
             per_set.update(zip(group, tokens.split([len(regions_list[s].bboxes) for s in group])))
