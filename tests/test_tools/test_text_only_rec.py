@@ -115,6 +115,43 @@ def test_describe_prompts_reply_with_the_objects_words(tmp_path):
     assert conversation[1]['content'] == 'a ' + ' '.join(task.OBJECTS[objects[asked]])
 
 
+RELATION_WORDS = ['left', 'right', 'of', 'above', 'below', 'behind', 'in', 'front', 'at', 'top', 'bottom', 'on',
+                  'middle']
+
+
+def test_world_expressions_name_the_asked_object_of_a_fresh_scene(tmp_path):
+    from groma_mm.datasets.synthetic_world.expressions import parse_expression
+    tool = _tool()
+    folder = str(tmp_path / 'tokenizer')
+    build_tiny_tokenizer(extra_words=[*SHAPES, *COLOURS, *SIZES, *RELATION_WORDS], save_dir=folder)
+    task = tool.WordBagLookup(_model(folder), max_regions=8, gen=torch.Generator().manual_seed(0),
+                              expressions='world')
+    counts, with_more = set(), 0
+    for _ in range(40):
+        objects, asked, words = task._draw()
+        desc = parse_expression('the ' + ' '.join(words))
+        size, colour, shape = task.OBJECTS[objects[asked]]
+        assert desc.shape == shape and desc.colour in (None, colour) and desc.size in (None, size), (words, size,
+                                                                                                    colour, shape)
+        counts.add(len(objects))
+        with_more += desc.position is not None or desc.relation is not None
+    assert counts <= set(range(2, 6)) and len(counts) > 1  # the world's 2 to 5 shapes per scene
+    assert with_more > 0  # positions and relations come too, not only "the colour shape"
+    loss, accuracy = task.bare_loss(4)
+    assert torch.isfinite(loss) and 0.0 <= accuracy <= 1.0
+
+
+def test_image_noise_fills_the_image_slots_up_to_its_scale(tmp_path):
+    tool = _tool()
+    task = tool.WordBagLookup(_model(_world_tokenizer(tmp_path)), max_regions=8,
+                              gen=torch.Generator().manual_seed(0), image_noise=2.0)
+    batch, embeds = task.batch(8)
+    image = embeds[batch['image_mask']]
+    slot_norm = embeds[batch['region_mask']].norm(dim=-1).mean()
+    assert (image.norm(dim=-1) > 0).all()
+    assert (image.norm(dim=-1) <= 2.0 * slot_norm * 1.001).all()
+
+
 def test_phases_are_parsed_and_bad_ones_named(capsys):
     tool = _tool()
     assert tool.parse_phase('bare5:1500') == ('bare5', 1500)

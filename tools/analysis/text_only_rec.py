@@ -27,6 +27,14 @@ loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.p
 After the bare phases, ``--bare-share`` of the batches stay bare, so the lookup is kept while the prompt
 grows. ``--describe P`` makes that share of Groma prompts ask for a region's description ("a small red
 circle") instead of REC, so the LLM also learns to read a region slot as words.
+
+``--expressions world`` draws each prompt from a fresh scene of the synthetic world's generator (another
+seed than the world's, no image) and asks one of the world's own referring expressions for it, with
+positions and relations ("the red star above the blue triangle"); the regions are the scene's objects in
+random order. The default, ``attributes``, asks "the [size] colour shape" of random objects, and an LLM
+trained on it alone is lost on the world's longer expressions. ``--image-noise S`` fills the image slots
+with random vectors (norm up to S × a word bag's) instead of zeros: in stages 2 and 3 they hold image
+tokens, and an LLM that never saw anything there stops pointing when they arrive.
 """
 import argparse
 import itertools
@@ -35,12 +43,14 @@ import os
 import re
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import DictAction
 
 from groma_mm.datasets.instruction_templates import TABLE9
-from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES
+from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES, sample_scene
+from groma_mm.datasets.synthetic_world.expressions import referring_expressions
 from groma_mm.models.llms.reply_loss import reply_logits, token_cross_entropy
 from groma_mm.registry import MODELS
 from groma_mm.utils import load_config, register_all_modules
@@ -69,6 +79,10 @@ def parse_args(argv=None):
                         help='share of bare batches after the bare phases')
     parser.add_argument('--describe', type=float, default=0.0,
                         help='share of Groma prompts that ask for a region description instead of REC')
+    parser.add_argument('--expressions', choices=('attributes', 'world'), default='attributes',
+                        help="attributes: 'the [size] colour shape'; world: the world's expressions of fresh scenes")
+    parser.add_argument('--image-noise', type=float, default=0.0,
+                        help="image slots hold random vectors of norm up to this × a word bag's (0: zeros)")
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--max-regions', type=int, default=8)
@@ -80,6 +94,10 @@ def parse_args(argv=None):
     entries = [int(kind[4:]) for kind, _ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
     if not all(2 <= n <= objects for n in entries):
         parser.error(f'--max-regions and bareN need 2 to {objects} regions (distinct objects), got {entries}')
+    if args.image_noise < 0:
+        parser.error(f'--image-noise is a scale >= 0, got {args.image_noise}')
+    if args.expressions == 'world' and any(kind[4:] for kind, _ in args.phases if kind.startswith('bare')):
+        parser.error('bareN fixes the number of regions; with --expressions world a scene decides it (use bare)')
     for name in ('bare_share', 'describe'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f'--{name.replace("_", "-")} is a share in [0, 1], got {getattr(args, name)}')
@@ -91,8 +109,11 @@ class WordBagLookup:
 
     OBJECTS = list(itertools.product(SIZES, COLOURS, SHAPES))
 
-    def __init__(self, model, max_regions: int, gen: torch.Generator, describe: float = 0.0) -> None:
+    def __init__(self, model, max_regions: int, gen: torch.Generator, describe: float = 0.0,
+                 expressions: str = 'attributes', image_noise: float = 0.0, scene_seed: int = 1000) -> None:
         self.model, self.max_regions, self.gen, self.describe = model, max_regions, gen, describe
+        self.expressions, self.image_noise = expressions, image_noise
+        self.scene_seed, self.scenes_drawn = scene_seed, 0
         tokenizer = model.tokenizer
         vocab = tokenizer.get_vocab()
         # Object words, and the single tokens the bare prompts are built from and the cuts look for.
@@ -109,7 +130,10 @@ class WordBagLookup:
         return int(torch.randint(n, (1, ), generator=self.gen))
 
     def _draw(self, entries: int = 0):
-        """(objects of the regions, asked region, phrase words): 2 to max_regions regions, or ``entries``."""
+        """(objects of the regions, asked region, phrase words): 2 to max_regions regions, or ``entries``;
+        with ``expressions='world'``, a scene's objects and one of its expressions."""
+        if self.expressions == 'world':
+            return self._draw_scene()
         n = entries or 2 + self._randint(self.max_regions - 1)
         objects = torch.randperm(len(self.OBJECTS), generator=self.gen)[:n].tolist()
         asked = self._randint(n)
@@ -118,6 +142,22 @@ class WordBagLookup:
         others = [self.OBJECTS[o] for k, o in enumerate(objects) if k != asked]
         ambiguous = any(c == colour and s == shape for _, c, s in others)
         return objects, asked, ([size] if ambiguous else []) + [colour, shape]
+
+    def _draw_scene(self):
+        while True:  # a scene whose objects cannot be told apart has no expression: draw another
+            self.scenes_drawn += 1
+            scene, _ = sample_scene(self.scene_seed, 'train', self.scenes_drawn, self.scenes_drawn)
+            expressions = referring_expressions(scene, np.random.default_rng([self.scene_seed, self.scenes_drawn]))
+            if expressions:
+                break
+        order = torch.randperm(len(scene.objects), generator=self.gen).tolist()
+        objects = [self.OBJECTS.index((scene.objects[i].size, scene.objects[i].colour, scene.objects[i].shape))
+                   for i in order]
+        targets = sorted(expressions)
+        target = targets[self._randint(len(targets))]
+        sentences = expressions[target]
+        words = sentences[self._randint(len(sentences))].split()
+        return objects, order.index(target), words[1:] if words[0] == 'the' else words
 
     def _sample(self):
         """(conversation, objects of the regions, asked region): REC, or with ``describe`` a region caption."""
@@ -149,7 +189,16 @@ class WordBagLookup:
         batch = builder.pad(prompts, padding_side='right')
         embeds = self.model.llm.get_input_embeddings()(batch['input_ids']) * (~batch['image_mask'])[..., None]
         slots = torch.cat([self._bags(objs)[ids] for objs, ids in zip(objects, batch['region_slot_ids'])])
-        return batch, embeds.masked_scatter(batch['region_mask'][..., None], slots)
+        embeds = embeds.masked_scatter(batch['region_mask'][..., None], slots)
+        if self.image_noise:
+            embeds = embeds + batch['image_mask'][..., None] * self._image_noise(embeds.shape, slots)
+        return batch, embeds
+
+    def _image_noise(self, shape, slots: torch.Tensor) -> torch.Tensor:
+        """(B, L, D) random vectors, each prompt's of one norm drawn in [0, image_noise × a slot's norm]."""
+        noise = torch.nn.functional.normalize(torch.randn(shape, generator=self.gen), dim=-1)
+        scale = torch.rand((shape[0], 1, 1), generator=self.gen) * self.image_noise * slots.norm(dim=-1).mean()
+        return noise * scale
 
     def prompt_loss(self, batch_size: int, cut: str):
         """Reply loss and ``<rK>`` accuracy on Groma prompts; ``cut``: 'full', 'short' (from ``Regions:``
@@ -202,7 +251,8 @@ def main(argv=None):
     llm.requires_grad_(True)
     llm.train()
     gen = torch.Generator().manual_seed(args.seed)
-    task = WordBagLookup(model, args.max_regions, gen, args.describe)
+    task = WordBagLookup(model, args.max_regions, gen, args.describe, args.expressions, args.image_noise,
+                         scene_seed=1000 + args.seed)
     optimizer = torch.optim.AdamW(llm.parameters(), lr=args.lr, weight_decay=0.0)
     start, log, step = time.time(), [], 0
     total = sum(steps for _, steps in args.phases)
