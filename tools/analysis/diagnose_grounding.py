@@ -1,7 +1,7 @@
 """Why does a trained Groma pick the wrong region? Measurements on the synthetic world.
 
     python tools/analysis/diagnose_grounding.py CONFIG CHECKPOINT [--world data/synthetic_world]
-        [--max-rec 200] [--out-json FILE] [--cfg-options model.proposer_checkpoint=PATH ...]
+        [--max-rec 200] [--word-bags] [--out-json FILE] [--cfg-options model.proposer_checkpoint=PATH ...]
 
 CONFIG / CHECKPOINT are a stage-2 or stage-3 Groma (as for tools/test.py). Three measurements, printed as
 one table (and written as JSON with ``--out-json``):
@@ -16,6 +16,13 @@ one table (and written as JSON with ``--out-json``):
    Train ≈ held-out and both low: under-fitting; train ≫ held-out: over-fitting.
 3. **REC with oracle regions**: the regions are the image's ground-truth boxes instead of the proposer's.
    Oracle ≫ proposer: the proposals are the bottleneck; oracle ≈ proposer: the LLM's choice is.
+4. With ``--word-bags``, what the LLM does with perfectly aligned region tokens, two more REC rows:
+   *word bags*: the oracle regions' tokens replaced by their objects' word bags (the sum of the LLM's
+   input embeddings of the size, colour and shape words, what ``text_only_rec.py`` trains on), so no
+   vision at all: low means the LLM cannot point, whatever the region tokens; and *fitted projector*:
+   the region encoder's projector replaced by the least-squares linear map from its input to the word
+   bags of the training objects, on proposer regions: the REC that alignment could reach with these
+   region features. Word bags high and the model's REC low: stage 2's alignment is what fails.
 """
 import argparse
 import json
@@ -37,6 +44,8 @@ def parse_args():
     parser.add_argument('--max-rec', type=int, default=200, help='REC expressions per split (a seeded subset)')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--word-bags', action='store_true',
+                        help='also REC with word-bag region tokens and with a projector fitted to word bags')
     parser.add_argument('--out-json', help='write every number here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.proposer_checkpoint=PATH')
@@ -144,6 +153,51 @@ def probe_table(model, inferencer, objects: dict, batch_size: int) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------------ word bags
+def word_bags(model, objects: list) -> torch.Tensor:
+    """(N, D): per object, the sum of the LLM's input embeddings of its size, colour and shape words."""
+    vocab = model.tokenizer.get_vocab()
+    missing = sorted({o[a] for o in objects for a in ('size', 'colour', 'shape')} - set(vocab))
+    if missing:
+        raise ValueError(f'--word-bags: the tokenizer lacks the attribute words {missing}')
+    ids = torch.tensor([[vocab[o['size']], vocab[o['colour']], vocab[o['shape']]] for o in objects])
+    return model.llm.get_input_embeddings()(ids).sum(1).float()
+
+
+def fit_linear(x: torch.Tensor, y: torch.Tensor) -> torch.nn.Linear:
+    """The least-squares affine map x (N, F) → y (N, D), as a Linear."""
+    solution = torch.linalg.lstsq(torch.cat([x, x.new_ones(len(x), 1)], 1), y).solution
+    linear = torch.nn.Linear(x.shape[1], y.shape[1])
+    linear.weight.data.copy_(solution[:-1].T)
+    linear.bias.data.copy_(solution[-1])
+    return linear
+
+
+def projector_inputs(model, inferencer, objects: list, batch_size: int) -> torch.Tensor:
+    """(N, F): what the region encoder's projector receives for each object's ground-truth box."""
+    seen = []
+    handle = model.region_encoder.projector.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    try:
+        region_features(model, inferencer, objects, batch_size)
+    finally:
+        handle.remove()
+    return torch.cat(seen).float()
+
+
+def bag_regions(bags_by_box: dict):
+    """An ``encode_regions`` that gives each ground-truth region its object's word bag."""
+    def bag(box: torch.Tensor) -> torch.Tensor:
+        key = tuple(round(v) for v in box.tolist())
+        if key not in bags_by_box:
+            raise KeyError(f'--word-bags: region {key} is no ground-truth box of the world (it needs the oracle '
+                           'regions, in pixels of images fed at their own size)')
+        return bags_by_box[key]
+
+    def encode(feats, image_of, regions_list, inputs):
+        return [torch.stack([bag(box) for box in r.bboxes]) for r in regions_list]
+    return encode
+
+
 # ------------------------------------------------------------------------------------------------ REC
 def box_iou(a, b) -> np.ndarray:
     """IoU of (N, 4) with (M, 4) xyxy boxes."""
@@ -187,6 +241,14 @@ def main():
     samples = {split: rec_samples(cfg, args.world, split, args.max_rec, args.seed) for split in ('train', 'val')}
     for split in ('train', 'val'):
         report['rec'][split] = rec_scores(inferencer, samples[split], args.batch_size)
+    if args.word_bags:
+        projector = model.region_encoder.projector
+        model.region_encoder.projector = fit_linear(projector_inputs(model, inferencer, objects['train'],
+                                                                     args.batch_size),
+                                                    word_bags(model, objects['train']))
+        for split in ('train', 'val'):
+            report['rec'][f'{split}_fitted'] = rec_scores(inferencer, samples[split], args.batch_size)
+        model.region_encoder.projector = projector
     boxes = defaultdict(list)
     for split in objects:
         for obj in objects[split]:
@@ -194,6 +256,12 @@ def main():
     model.proposer = GroundTruthProposer(model.proposer.backbone, dict(boxes))
     for split in ('train', 'val'):
         report['rec'][f'{split}_oracle'] = rec_scores(inferencer, samples[split], args.batch_size)
+    if args.word_bags:
+        every = objects['train'] + objects['val']
+        model.encode_regions = bag_regions({tuple(round(v) for v in o['box']): bag
+                                            for o, bag in zip(every, word_bags(model, every))})
+        for split in ('train', 'val'):
+            report['rec'][f'{split}_bags'] = rec_scores(inferencer, samples[split], args.batch_size)
 
     print('\nlinear probe on region features, train objects → held-out objects (accuracy %)')
     print(f'{"attribute":<10} {"frozen encoder":>15} {"region token":>13} {"chance":>7}')
@@ -202,7 +270,9 @@ def main():
     print('\nREC (greedy answers)')
     print(f'{"expressions / regions":<30} {"Acc@0.5 %":>9} {"target in regions %":>20} {"chance %":>9} {"n":>5}')
     names = dict(train='training / proposer', val='held-out / proposer', train_oracle='training / oracle',
-                 val_oracle='held-out / oracle')
+                 val_oracle='held-out / oracle', train_fitted='training / fitted projector',
+                 val_fitted='held-out / fitted projector', train_bags='training / word bags',
+                 val_bags='held-out / word bags')
     for key, row in report['rec'].items():
         print(f'{names[key]:<30} {row["acc"]:>9.1f} {row["target_in_regions"]:>20.1f} {row["chance"]:>9.1f} '
               f'{row["num"]:>5}')
