@@ -1,21 +1,14 @@
 """diagnose_grounding.py --word-bags: the word bags, the fitted projector and the bag regions."""
-import importlib.util
-import os
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from groma_mm.testing.paths import REPO_ROOT
-
-TOOL = os.path.join(REPO_ROOT, 'tools', 'analysis', 'diagnose_grounding.py')
+from groma_mm.testing.paths import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('diagnose_grounding', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/diagnose_grounding.py')
 
 
 def _model(words):

@@ -1,5 +1,4 @@
 """tools/analysis/pointer_hops.py: a user's run trains the lookup layouts and reports when each learned."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,7 +8,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from groma_mm.testing.paths import REPO_ROOT
+from groma_mm.testing.paths import REPO_ROOT, load_tool
 
 TOOL = os.path.join(REPO_ROOT, 'tools', 'analysis', 'pointer_hops.py')
 
@@ -32,9 +31,7 @@ def test_one_lookup_layout_is_learned_and_reported(tmp_path):
 
 def _tool_and_tiny_llm():
     """The tool as a module, and a 1-layer LLaMA with its vocabulary (5 entries)."""
-    spec = importlib.util.spec_from_file_location('pointer_hops', TOOL)
-    hops = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hops)
+    hops = load_tool('tools/analysis/pointer_hops.py')
     llm = LlamaForCausalLM(LlamaConfig(vocab_size=hops.PROXY0 + 5, hidden_size=16, intermediate_size=32,
                                        num_hidden_layers=1, num_attention_heads=2))
     return hops, llm

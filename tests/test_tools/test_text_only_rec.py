@@ -1,5 +1,4 @@
 """tools/analysis/text_only_rec.py: text-only REC prompts in Groma's format, and an LLM folder stages 2/3 load."""
-import importlib.util
 import json
 import os
 import re
@@ -12,7 +11,7 @@ from safetensors.torch import load_file
 
 from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES
 from groma_mm.registry import MODELS
-from groma_mm.testing.paths import REPO_ROOT
+from groma_mm.testing.paths import REPO_ROOT, load_tool
 from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
 from groma_mm.utils import load_config, register_all_modules
 
@@ -21,10 +20,7 @@ CONFIG = os.path.join(REPO_ROOT, 'configs', 'groma', 'groma_tiny_1xb8-stage2-ali
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('text_only_rec', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/text_only_rec.py')
 
 
 def _world_tokenizer(tmp_path) -> str:
