@@ -148,6 +148,19 @@ def test_image_noise_fills_the_image_slots_up_to_its_scale(tmp_path):
     assert (image.norm(dim=-1) <= 2.0 * slot_norm * 1.001).all()
 
 
+def test_slot_noise_sets_how_far_a_region_slot_is_from_its_word_bag(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    objects = list(range(40))
+    clean = model.llm.get_input_embeddings()(torch.tensor([[model.tokenizer.get_vocab()[w] for w in o]
+                                                            for o in tool.WordBagLookup.OBJECTS[:40]])).sum(1)
+    for noise in (0.0, 1.0):
+        task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), slot_noise=noise)
+        with torch.no_grad():
+            ratio = ((task._bags(objects) - clean).norm(dim=-1) / clean.norm(dim=-1)).mean().item()
+        assert ratio == pytest.approx(noise, abs=0.2), (noise, ratio)
+
+
 def test_phases_are_parsed_and_bad_ones_named(capsys):
     tool = _tool()
     assert tool.parse_phase('bare5:1500') == ('bare5', 1500)

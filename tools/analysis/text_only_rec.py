@@ -55,7 +55,6 @@ from groma_mm.models.llms.reply_loss import reply_logits, token_cross_entropy
 from groma_mm.registry import MODELS
 from groma_mm.utils import load_config, register_all_modules
 
-NOISE = 0.3  # × the word bag's norm
 
 
 PHASE = re.compile(r'(bare\d*|short|mixed|full):(\d+)$')
@@ -83,6 +82,8 @@ def parse_args(argv=None):
                         help="attributes: 'the [size] colour shape'; world: the world's expressions of fresh scenes")
     parser.add_argument('--image-noise', type=float, default=0.0,
                         help="image slots hold random vectors of norm up to this × a word bag's (0: zeros)")
+    parser.add_argument('--slot-noise', type=float, default=0.3,
+                        help="Gaussian noise added to each word bag, × the bag's norm")
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--max-regions', type=int, default=8)
@@ -94,8 +95,9 @@ def parse_args(argv=None):
     entries = [int(kind[4:]) for kind, _ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
     if not all(2 <= n <= objects for n in entries):
         parser.error(f'--max-regions and bareN need 2 to {objects} regions (distinct objects), got {entries}')
-    if args.image_noise < 0:
-        parser.error(f'--image-noise is a scale >= 0, got {args.image_noise}')
+    for name in ('image_noise', 'slot_noise'):
+        if getattr(args, name) < 0:
+            parser.error(f'--{name.replace("_", "-")} is a scale >= 0, got {getattr(args, name)}')
     if args.expressions == 'world' and any(kind[4:] for kind, _ in args.phases if kind.startswith('bare')):
         parser.error('bareN fixes the number of regions; with --expressions world a scene decides it (use bare)')
     for name in ('bare_share', 'describe'):
@@ -110,9 +112,10 @@ class WordBagLookup:
     OBJECTS = list(itertools.product(SIZES, COLOURS, SHAPES))
 
     def __init__(self, model, max_regions: int, gen: torch.Generator, describe: float = 0.0,
-                 expressions: str = 'attributes', image_noise: float = 0.0, scene_seed: int = 1000) -> None:
+                 expressions: str = 'attributes', image_noise: float = 0.0, scene_seed: int = 1000,
+                 slot_noise: float = 0.3) -> None:
         self.model, self.max_regions, self.gen, self.describe = model, max_regions, gen, describe
-        self.expressions, self.image_noise = expressions, image_noise
+        self.expressions, self.image_noise, self.slot_noise = expressions, image_noise, slot_noise
         self.scene_seed, self.scenes_drawn = scene_seed, 0
         tokenizer = model.tokenizer
         vocab = tokenizer.get_vocab()
@@ -176,7 +179,7 @@ class WordBagLookup:
         """(n, D): each object's word bag, the sum of its words' embeddings, plus noise."""
         bags = self.model.llm.get_input_embeddings()(self.word_ids[objects]).sum(1)
         noise = torch.randn(bags.shape, generator=self.gen)
-        return bags + NOISE * bags.norm(dim=-1, keepdim=True) / bags.shape[-1]**0.5 * noise
+        return bags + self.slot_noise * bags.norm(dim=-1, keepdim=True) / bags.shape[-1]**0.5 * noise
 
     def batch(self, batch_size: int):
         """Padded prompts (``GromaPromptBuilder.pad``) and their input embeddings (B, L, D)."""
@@ -252,7 +255,7 @@ def main(argv=None):
     llm.train()
     gen = torch.Generator().manual_seed(args.seed)
     task = WordBagLookup(model, args.max_regions, gen, args.describe, args.expressions, args.image_noise,
-                         scene_seed=1000 + args.seed)
+                         scene_seed=1000 + args.seed, slot_noise=args.slot_noise)
     optimizer = torch.optim.AdamW(llm.parameters(), lr=args.lr, weight_decay=0.0)
     start, log, step = time.time(), [], 0
     total = sum(steps for _, steps in args.phases)
