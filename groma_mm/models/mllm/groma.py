@@ -85,8 +85,8 @@ class Groma(BaseModel):
         image_layer: index (into the encoder outputs) of the layer the image tokenizer reads.
         region_layers: indices of the layers the region encoder reads (of ``region_feature_encoder``'s
             outputs when there is one).
-        region_feature_encoder: an encoder of the region encoder's own (e.g. ``FrozenRandomConvEncoder``,
-            frozen), for when the proposer's encoder is not general-purpose (the toy configs, whose ViT
+        region_feature_encoder: an encoder of the region encoder's own (e.g. ``FrozenRandomConvEncoder``;
+            it trains if it has trainable weights), for when the proposer's encoder is not general-purpose (the toy configs, whose ViT
             learns objectness only); ``None``: the region encoder reads the proposer's encoder, as Groma.
         num_proxy_tokens: N of ``<r0>…<r{N-1}>``; at most N regions per image.
         answer_score: rank score of a ground-truth answer box no proposal stands for (default selector).
@@ -256,7 +256,8 @@ class Groma(BaseModel):
         if self.region_feature_encoder is None:
             return [feats[i] for i in self.region_layers]
         firsts = [image_of.index(u) for u in range(len(feats[0]))]
-        with torch.no_grad():
+        trains = any(p.requires_grad for p in self.region_feature_encoder.parameters())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and trains):
             own = self.region_feature_encoder(inputs[firsts])
         return [own[i] for i in self.region_layers]
 

@@ -67,3 +67,11 @@ def test_without_one_region_tokens_read_the_proposer_encoder():
     for p in model.proposer.backbone.parameters():
         p.add_(0.5 * torch.randn_like(p))
     assert not torch.allclose(before[0], _region_tokens(model, inputs, samples)[0])
+
+
+def test_a_feature_encoder_with_trainable_weights_gets_gradients():
+    model = _model(with_feature_encoder=True)
+    inputs, samples = _inputs(model)
+    model.region_feature_encoder.requires_grad_(True)
+    torch.cat(model._encode(inputs, samples, training=False)[1]).sum().backward()
+    assert model.region_feature_encoder.layers[0].weight.grad is not None
