@@ -111,17 +111,11 @@ def test_describe_prompts_reply_with_the_objects_words(tmp_path):
     assert conversation[1]['content'] == 'a ' + ' '.join(task.OBJECTS[objects[asked]])
 
 
-RELATION_WORDS = ['left', 'right', 'of', 'above', 'below', 'behind', 'in', 'front', 'at', 'top', 'bottom', 'on',
-                  'middle']
-
-
 def test_world_expressions_name_the_asked_object_of_a_fresh_scene(tmp_path):
     from groma_mm.datasets.synthetic_world.expressions import parse_expression
     tool = _tool()
-    folder = str(tmp_path / 'tokenizer')
-    build_tiny_tokenizer(extra_words=[*SHAPES, *COLOURS, *SIZES, *RELATION_WORDS], save_dir=folder)
-    task = tool.WordBagLookup(_model(folder), max_regions=8, gen=torch.Generator().manual_seed(0),
-                              expressions='world')
+    task = tool.WordBagLookup(_model(_world_tokenizer(tmp_path)), max_regions=8,
+                              gen=torch.Generator().manual_seed(0), expressions='world')
     counts, with_more = set(), 0
     for _ in range(40):
         objects, asked, words = task._draw()
@@ -135,6 +129,16 @@ def test_world_expressions_name_the_asked_object_of_a_fresh_scene(tmp_path):
     assert with_more > 0  # positions and relations come too, not only "the colour shape"
     loss, accuracy = task.bare_loss(4)
     assert torch.isfinite(loss) and 0.0 <= accuracy <= 1.0
+
+
+def test_world_expressions_with_a_tokenizer_without_relation_words_are_refused_with_them_named(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    full_vocab = model.tokenizer.get_vocab()
+    model.tokenizer.get_vocab = lambda: {w: i for w, i in full_vocab.items() if w != 'above'}
+    tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))  # attributes need no 'above'
+    with pytest.raises(ValueError, match=r"lacks the tokens \['above'\]"):
+        tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), expressions='world')
 
 
 def test_image_noise_fills_the_image_slots_up_to_its_scale(tmp_path):

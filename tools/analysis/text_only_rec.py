@@ -14,7 +14,8 @@ writes an HF folder (weights, and the tokenizer with Groma's tokens) that stages
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
     python tools/analysis/text_only_rec.py CONFIG --out DIR [--phases KIND:STEPS ...] [--bare-share P]
-        [--describe P] [--batch-size B] [--lr LR] [--max-regions N] [--seed S] [--cfg-options ...]
+        [--describe P] [--expressions attributes|world] [--image-noise S] [--slot-noise S]
+        [--batch-size B] [--lr LR] [--max-regions N] [--seed S] [--cfg-options ...]
 
 ``--phases`` is a curriculum, run in order (default ``full:1500``). Kinds:
 
@@ -34,7 +35,8 @@ positions and relations ("the red star above the blue triangle"); the regions ar
 random order. The default, ``attributes``, asks "the [size] colour shape" of random objects, and an LLM
 trained on it alone is lost on the world's longer expressions. ``--image-noise S`` fills the image slots
 with random vectors (norm up to S × a word bag's) instead of zeros: in stages 2 and 3 they hold image
-tokens, and an LLM that never saw anything there stops pointing when they arrive.
+tokens, and an LLM that never saw anything there stops pointing when they arrive. ``--slot-noise S``
+is the Gaussian noise added to every word bag, × the bag's norm (default 0.3).
 """
 import argparse
 import itertools
@@ -50,7 +52,7 @@ from mmengine.config import DictAction
 
 from groma_mm.datasets.instruction_templates import TABLE9
 from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES, sample_scene
-from groma_mm.datasets.synthetic_world.expressions import referring_expressions
+from groma_mm.datasets.synthetic_world.expressions import POSITIONS, RELATIONS, referring_expressions
 from groma_mm.models.llms.reply_loss import reply_logits, token_cross_entropy
 from groma_mm.registry import MODELS
 from groma_mm.utils import load_config, register_all_modules
@@ -122,6 +124,9 @@ class WordBagLookup:
         # Object words, and the single tokens the bare prompts are built from and the cuts look for.
         missing = sorted({w for obj in self.OBJECTS for w in obj} - set(vocab))
         missing += [t for t in ('Regions', ',', '<region>', '<p>', '</p>', '<roi>') if t not in vocab]
+        if expressions == 'world':  # bare prompts look the expression's words up one by one
+            phrases = [words for _, _, words in POSITIONS.values()] + list(RELATIONS)
+            missing += sorted({w for phrase in phrases for w in phrase.split()} - set(vocab))
         if missing:
             raise ValueError(f'the tokenizer ({tokenizer.name_or_path}) lacks the tokens {missing}: '
                              'use the tokenizer tools/run_main_job.py writes beside the world')

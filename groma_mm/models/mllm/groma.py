@@ -259,6 +259,9 @@ class Groma(BaseModel):
         trains = any(p.requires_grad for p in self.region_feature_encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and trains):
             own = self.region_feature_encoder(inputs[firsts])
+        if not all(-len(own) <= i < len(own) for i in self.region_layers):
+            raise ValueError(f'region_layers {self.region_layers} index the region_feature_encoder\'s outputs, '
+                             f'which has {len(own)} layers')
         return [own[i] for i in self.region_layers]
 
     def encode_regions(self, feats: Sequence[Tensor], image_of: List[int], regions_list: List[InstanceData],

@@ -75,3 +75,12 @@ def test_a_feature_encoder_with_trainable_weights_gets_gradients():
     model.region_feature_encoder.requires_grad_(True)
     torch.cat(model._encode(inputs, samples, training=False)[1]).sum().backward()
     assert model.region_feature_encoder.layers[0].weight.grad is not None
+
+
+def test_region_layers_beyond_the_feature_encoder_are_named():
+    import pytest
+    model = _model(with_feature_encoder=True)
+    model.region_layers = (-3, -2, -1)  # the ViT's default, but the conv has 2 layers
+    inputs, samples = _inputs(model)
+    with pytest.raises(ValueError, match=r"region_layers \(-3, -2, -1\) .* which has 2 layers"):
+        model._encode(inputs, samples, training=False)
