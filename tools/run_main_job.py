@@ -1,10 +1,11 @@
-"""The main job on the embedded default: the whole three-stage Groma pipeline on the synthetic world.
+"""The main job on the embedded default: the whole Groma pipeline, stages 0 to 3, on the synthetic world.
 
-It runs what a user runs — tools/make_synthetic_world.py, tools/train.py for stage 1 → 2 → 3,
-tools/test.py, tools/analysis/draw_grounded_examples.py — on the tiny configs, on CPU:
+It runs what a user runs — tools/make_synthetic_world.py, tools/pretrain_toy_llm.py, tools/train.py for
+stage 1 → 2 → 3, tools/test.py, tools/analysis/draw_grounded_examples.py — on the tiny configs, on CPU:
 
 1. a synthetic grounding world in the public formats (COCO, RefCOCO, VG, Flickr30k Entities, chats);
-2. stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100);
+2. stage 0: the toy LLM's pretraining (Vicuna's part in the paper: text-only lookups in Groma's prompt),
+   beside stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100);
 3. stage 2: alignment (region encoder, projectors, new tokens; frozen LLM);
 4. stage 3: instruction finetuning (+ LLM);
 5. REC Acc@0.5 and region-caption scores on held-out images;
@@ -21,13 +22,14 @@ import argparse
 import json
 import os
 import os.path as osp
-import resource
+import signal
 import subprocess
 import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = dict(
+    stage0=osp.join(REPO, 'configs/groma/groma_tiny_stage0-llm-pretrain_synthetic.py'),
     stage1=osp.join(REPO, 'configs/groma_proposer/groma-proposer_tiny-vit_1xb2-12e_synthetic.py'),
     stage2=osp.join(REPO, 'configs/groma/groma_tiny_1xb8-stage2-align_synthetic.py'),
     stage3=osp.join(REPO, 'configs/groma/groma_tiny_1xb8-stage3-instruct_synthetic.py'),
@@ -35,6 +37,13 @@ CONFIGS = dict(
 )
 WORLD = 'data/synthetic_world'
 WORK = 'work_dirs/main_job'
+# Stage 0's curriculum (tools/pretrain_toy_llm.py): the bare lookup over 5, then up to 8 word bags, then
+# Groma's prompts from `Regions:` on and whole, asking the world's own expressions, with random image slots
+# and some region descriptions. The quick run only checks that the stage runs.
+STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:world', '--describe', '0.3',
+          '--image-noise', '2', '--lr', '1e-3', '--decay-steps', '500', '--log-every', '100']
+STAGE0_QUICK = ['--phases', 'bare3:2', 'short:2:world', 'full:2:world', '--describe', '0.3', '--image-noise', '2',
+                '--log-every', '1']
 
 
 def parse_args():
@@ -44,7 +53,8 @@ def parse_args():
     parser.add_argument('--val-images', type=int, default=24)
     parser.add_argument('--seed', type=int, default=0, help='world seed (0: the default world)')
     parser.add_argument('--train-seed', type=int, default=0, help='seed of every training stage')
-    parser.add_argument('--stage1-epochs', type=int, default=None, help="default: the config's")
+    # Stage 1 runs beside stage 0, which takes longer: 16 epochs instead of the config's 12 cost little wall time.
+    parser.add_argument('--stage1-epochs', type=int, default=16)
     parser.add_argument('--stage2-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--stage3-epochs', type=int, default=None, help="default: the config's")
     parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
@@ -65,26 +75,49 @@ class Steps:
         self.times = {}
         self.cpu_times = {}
 
-    def run(self, name: str, script: str, *args: str) -> str:
+    def _popen(self, script: str, args: tuple, threads: int, **kwargs) -> subprocess.Popen:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
+        return subprocess.Popen([sys.executable, osp.join(REPO, script), *args], cwd=self.root, text=True,
+                                env=env, **kwargs)
+
+    def _finish(self, name: str, proc: subprocess.Popen, start: float, where: str) -> None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f'{name} failed (exit {proc.returncode}); see {where}')
+        self.times[name] = time.time() - start
+        self.cpu_times[name] = usage.ru_utime + usage.ru_stime
+
+    def run(self, name: str, script: str, *args: str, threads: int = 0) -> str:
+        """Runs a tool (with ``threads`` torch threads, 0: its default) and returns its output."""
         print(f'\n==> {name}: python {script} {" ".join(args)}', flush=True)
-        start, cpu_start = time.time(), _children_cpu()
+        start = time.time()
         # Stream the tool's log (progress) through while keeping it to read its results.
-        proc = subprocess.Popen([sys.executable, osp.join(REPO, script), *args], cwd=self.root, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+        proc = self._popen(script, args, threads, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
         lines = []
         for line in proc.stdout:
             sys.stdout.write(line)
             lines.append(line)
-        if proc.wait() != 0:
-            raise SystemExit(f'{name} failed (exit {proc.returncode}); see the log above')
-        self.times[name] = time.time() - start
-        self.cpu_times[name] = _children_cpu() - cpu_start
+        self._finish(name, proc, start, 'the log above')
         return ''.join(lines)
 
+    def start(self, name: str, script: str, *args: str, log: str, threads: int = 1):
+        """Starts a tool beside the next steps, its output going to ``log``; :meth:`wait` collects it."""
+        print(f'\n==> {name} (beside the next steps, log {log}): python {script} {" ".join(args)}', flush=True)
+        os.makedirs(osp.dirname(log), exist_ok=True)
+        with open(log, 'w') as out:
+            proc = self._popen(script, args, threads, stdout=out, stderr=subprocess.STDOUT)
+        return name, proc, time.time(), log
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    @staticmethod
+    def signal(started, signum: int) -> None:
+        """Sends ``signum`` to a started tool (one that has ended is a zombie until :meth:`wait`: no-op)."""
+        os.kill(started[1].pid, signum)
+
+    def wait(self, started) -> None:
+        name, proc, start, log = started
+        self._finish(name, proc, start, log)
+        print(f'\n==> {name} done in {self.times[name]:.0f} s (log {log})', flush=True)
 
 
 def cfg_options(*options: str) -> list:
@@ -160,16 +193,26 @@ def main():
     logging = [f'default_hooks.logger.interval={args.log_interval}'] if args.log_interval else []
     seed = [f'randomness.seed={args.train_seed}']
 
+    # Stage 0, the toy LLM's pretraining (Vicuna's in the paper), needs only the world's words and stage 1 only
+    # its images: they run side by side, one core each.
+    llm_dir = f'{WORK}/stage0_llm'
+    stage0 = steps.start('stage 0 train (LLM)', 'tools/pretrain_toy_llm.py', CONFIGS['stage0'], '--out', llm_dir,
+                         '--seed', str(args.train_seed), *(STAGE0_QUICK if args.quick else STAGE0),
+                         log=osp.join(work, 'stage0_llm.log'))
     # Stage 1: the proposer on the world's COCO detection files (the tiny config's default data).
     stage1_dir = f'{WORK}/stage1_proposer'
     steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir,
-              *cfg_options(*epochs_options(args.stage1_epochs), *logging, *seed))
+              *cfg_options(*epochs_options(args.stage1_epochs), *logging, *seed), threads=1)
     stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
     proposals = printed_metrics(
-        steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test'))
+        steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test',
+                  threads=1))
+    steps.signal(stage0, signal.SIGUSR1)  # stage 0 may take both cores now
+    steps.wait(stage0)
 
-    # Stages 2 and 3: the MLLM on the world's REC / region / grounded-caption / chat files.
-    common = [f'model.proposer_checkpoint={stage1_ckpt}']
+    # Stages 2 and 3: the MLLM on the world's REC / region / grounded-caption / chat files, with stage 0's LLM.
+    common = [f'model.proposer_checkpoint={stage1_ckpt}', f'model.llm.pretrained={llm_dir}', 'model.llm.config=None',
+              f'model.tokenizer.pretrained={llm_dir}']
     stage2 = common + epochs_options(args.stage2_epochs, validate=False)
     steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
               *stage2, *logging, *seed)

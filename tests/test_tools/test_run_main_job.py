@@ -34,6 +34,12 @@ def test_quick_main_job_runs_every_stage_and_writes_its_outputs(tmp_path):
             record = json.load(f)
         assert record['predictions'] and record['metrics'], dump
     assert (tmp_path / 'data' / 'synthetic_world' / 'tokenizer' / 'tokenizer.json').is_file()
+    # Stages 2 and 3 load stage 0's LLM (16 heads) rather than building the config's random one.
+    llm_config = json.loads((work / 'stage0_llm' / 'config.json').read_text())
+    assert llm_config['num_attention_heads'] == 16
+    assert 'stage 0: <rK> accuracy on 512 fresh prompts' in (work / 'stage0_llm.log').read_text()
+    stage2_config = (work / 'stage2' / 'groma_tiny_1xb8-stage2-align_synthetic.py').read_text()
+    assert "pretrained='work_dirs/main_job/stage0_llm'" in stage2_config
     with open(work / 'summary.json') as f:
         summary = json.load(f)
     for name in ('proposer AR@100 (held-out)', 'REC Acc@0.5 (held-out, %)', 'region caption CIDEr (held-out)',
@@ -41,7 +47,8 @@ def test_quick_main_job_runs_every_stage_and_writes_its_outputs(tmp_path):
         assert name in summary['summary'] and name in out.stdout
     assert 0 < summary['metrics']['rec_reference']['attribute_words_suffice'] <= 100
     assert {'coco/AR@100'} <= set(summary['metrics']['proposals']) and summary['metrics']['rec']
-    steps = ('world', 'stage 1 train', 'stage 2 train', 'stage 3 train', 'REC test', 'grounded answers')
+    steps = ('world', 'stage 0 train (LLM)', 'stage 1 train', 'stage 2 train', 'stage 3 train', 'REC test',
+             'grounded answers')
     for times in (summary['wall_s'], summary['cpu_s']):
         assert all(times[step] > 0 for step in steps) and times['total'] >= max(times[s] for s in steps)
     table = (work / 'summary.md').read_text()

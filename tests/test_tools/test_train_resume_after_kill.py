@@ -40,7 +40,8 @@ def _train(world, work_dir, *extra, save_every=1000):
     change the training, so the runs stay comparable)."""
     options = [f'model.proposer_checkpoint={world / "proposer.pth"}', 'model.shuffle_regions=True',
                'train_dataloader.batch_size=2', 'train_dataloader.sampler.batch_size=2',
-               'train_dataloader.sampler.ratios=[0.15,0.15,0.15,0.15,0.15]', 'default_hooks.logger.interval=1',
+               'train_dataloader.sampler.ratios=[0.15,0.15,0.15,0.15,0.15]', 'train_cfg.max_epochs=1',
+               'default_hooks.logger.interval=1',
                'log_processor.window_size=1', 'default_hooks.checkpoint.by_epoch=False',
                f'default_hooks.checkpoint.interval={save_every}']
     return subprocess.Popen([sys.executable, osp.join(REPO_ROOT, 'tools/train.py'), STAGE2, '--work-dir', str(work_dir),

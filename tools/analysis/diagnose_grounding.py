@@ -18,7 +18,7 @@ one table (and written as JSON with ``--out-json``):
    Oracle ≫ proposer: the proposals are the bottleneck; oracle ≈ proposer: the LLM's choice is.
 4. With ``--word-bags``, what the LLM does with perfectly aligned region tokens, two more REC rows:
    *word bags*: the oracle regions' tokens replaced by their objects' word bags (the sum of the LLM's
-   input embeddings of the size, colour and shape words, what ``text_only_rec.py`` trains on), so no
+   input embeddings of the size, colour and shape words, what ``pretrain_toy_llm.py`` trains on), so no
    vision at all: low means the LLM cannot point, whatever the region tokens; and *fitted projector*:
    the region encoder's projector replaced by the least-squares linear map from its input to the word
    bags of the training objects, on proposer regions: the REC that alignment could reach with these

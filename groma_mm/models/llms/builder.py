@@ -171,7 +171,7 @@ def keep_trainable_in(model: PreTrainedModel, dtype: DType) -> None:
 
 def _warn_if_rows_are_reset(model: PreTrainedModel, new_ids: Sequence[int], old_vocab_size: int, source: str) -> None:
     """Warn when the mean init overwrites rows the checkpoint has: an LLM saved with Groma's tokens (e.g. by
-    tools/analysis/text_only_rec.py) loaded with a tokenizer that lacks them loses its trained ``<rK>`` rows."""
+    tools/pretrain_toy_llm.py) loaded with a tokenizer that lacks them loses its trained ``<rK>`` rows."""
     rows = model.get_input_embeddings().num_embeddings
     overwritten = [i for i in new_ids if i < rows]
     if overwritten:

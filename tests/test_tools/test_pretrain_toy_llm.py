@@ -1,4 +1,4 @@
-"""tools/analysis/text_only_rec.py: text-only REC prompts in Groma's format, and an LLM folder stages 2/3 load."""
+"""tools/pretrain_toy_llm.py: text-only REC prompts in Groma's format, and an LLM folder stages 2/3 load."""
 import json
 import os
 import re
@@ -15,12 +15,12 @@ from groma_mm.testing.paths import REPO_ROOT, load_tool
 from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
 from groma_mm.utils import load_config, register_all_modules
 
-TOOL = os.path.join(REPO_ROOT, 'tools', 'analysis', 'text_only_rec.py')
+TOOL = os.path.join(REPO_ROOT, 'tools', 'pretrain_toy_llm.py')
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'groma', 'groma_tiny_1xb8-stage2-align_synthetic.py')
 
 
 def _tool():
-    return load_tool('tools/analysis/text_only_rec.py')
+    return load_tool('tools/pretrain_toy_llm.py')
 
 
 def _world_tokenizer(tmp_path) -> str:
@@ -131,6 +131,25 @@ def test_world_expressions_name_the_asked_object_of_a_fresh_scene(tmp_path):
     assert torch.isfinite(loss) and 0.0 <= accuracy <= 1.0
 
 
+def test_world_scenes_are_drawn_fresh_until_the_pool_is_full_then_reused(tmp_path):
+    tool = _tool()
+    task = tool.WordBagLookup(_model(_world_tokenizer(tmp_path)), max_regions=8,
+                              gen=torch.Generator().manual_seed(0), expressions='world')
+    task.SCENE_POOL = 5
+    for _ in range(5):
+        task._draw()
+    drawn, pool = task.scenes_drawn, [id(scene) for scene, _ in task.scene_pool]
+    assert len(pool) == 5
+    seen = set()
+    for _ in range(40):
+        objects, asked, words = task._draw()
+        seen.add(tuple(sorted(objects)))
+    assert task.scenes_drawn == drawn and [id(scene) for scene, _ in task.scene_pool] == pool
+    pooled = {tuple(sorted(task.OBJECTS.index((o.size, o.colour, o.shape)) for o in scene.objects))
+              for scene, _ in task.scene_pool}
+    assert seen <= pooled and len(seen) > 1
+
+
 def test_world_expressions_with_a_tokenizer_without_relation_words_are_refused_with_them_named(tmp_path):
     tool = _tool()
     model = _model(_world_tokenizer(tmp_path))
@@ -167,13 +186,17 @@ def test_slot_noise_sets_how_far_a_region_slot_is_from_its_word_bag(tmp_path):
 
 def test_phases_are_parsed_and_bad_ones_named(capsys):
     tool = _tool()
-    assert tool.parse_phase('bare5:1500') == ('bare5', 1500)
-    assert tool.parse_phase('mixed:10') == ('mixed', 10)
-    with pytest.raises(SystemExit):
-        tool.parse_args(['cfg.py', '--out', 'x', '--phases', 'warmup:10'])
-    assert "'warmup:10'" in capsys.readouterr().err
+    assert tool.parse_phase('bare5:1500') == ('bare5', 1500, None)
+    assert tool.parse_phase('full:10:world') == ('full', 10, 'world')
+    args = tool.parse_args(['cfg.py', '--out', 'x', '--phases', 'bare5:2', 'short:3:world', 'mixed:1'])
+    assert args.phases == [('bare5', 2, 'attributes'), ('short', 3, 'world'), ('mixed', 1, 'attributes')]
+    for bad in ('warmup:10', 'full:10:scenes'):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['cfg.py', '--out', 'x', '--phases', bad])
+        assert repr(bad) in capsys.readouterr().err
     for bad, named in ((['--phases', 'bare1:10'], 'need 2 to 48 regions'), (['--max-regions', '60'], 'need 2 to 48'),
-                       (['--describe', '1.5'], '--describe is a share')):
+                       (['--describe', '1.5'], '--describe is a share'),
+                       (['--phases', 'bare3:5:world'], 'bareN fixes the number of regions')):
         with pytest.raises(SystemExit):
             tool.parse_args(['cfg.py', '--out', 'x', *bad])
         assert named in capsys.readouterr().err
@@ -181,14 +204,16 @@ def test_phases_are_parsed_and_bad_ones_named(capsys):
 
 def test_the_written_llm_folder_loads_with_its_trained_proxy_rows(tmp_path):
     out = tmp_path / 'stage0_llm'
-    cmd = [sys.executable, TOOL, CONFIG, '--out', str(out), '--phases', 'bare3:1', 'short:1', 'full:1',
-           '--batch-size', '4', '--log-every', '1',
+    cmd = [sys.executable, TOOL, CONFIG, '--out', str(out), '--phases', 'bare3:1', 'short:1:world', 'full:1',
+           '--batch-size', '4', '--log-every', '1', '--lr', '1e-3', '--decay-steps', '2',
            '--cfg-options', f'model.tokenizer.pretrained={_world_tokenizer(tmp_path)}']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '<rK> accuracy on 512 fresh prompts: bare' in proc.stdout
     log = json.loads((out / 'stage0_log.json').read_text())
-    assert [(entry['step'], entry['phase']) for entry in log['log']] == [(1, 'bare3'), (2, 'short'), (3, 'full')]
+    assert [(entry['step'], entry['phase'], entry['expressions']) for entry in log['log']] == [
+        (1, 'bare3', 'attributes'), (2, 'short', 'world'), (3, 'full', 'attributes')]
+    assert [entry['lr'] for entry in log['log']] == pytest.approx([1e-3, 1e-3, 5e-4])  # decay over the last 2
     assert log['log'][0]['batch'] == 'bare'
 
     loaded = _model(str(out), config=None, pretrained=str(out))

@@ -1,21 +1,22 @@
-"""Can the toy LLM learn Groma's REC lookup without an image? Text-only REC in Groma's own prompt format.
+"""Stage 0 of the main job: the toy LLM's pretraining, the part Vicuna's language pretraining plays in the paper.
 
-Groma starts from a pretrained LLM (Vicuna), which already resolves a phrase against a list in its
-context (previous-token and induction heads). The main job's random 2-layer toy LLaMA does not, and
-``pointer_hops.py`` shows that it needs some 50 000 lookups to learn a bare version of it. This script
-asks the same of the real prompt, as a "stage 0" before any image would be seen (the role language
-pretraining plays for Vicuna): prompts in Groma's format (the intro with ``<rK><region>`` entries, an REC
-instruction of Table 9, the ``<roi><rK></roi>`` reply), with the image slots zero and each region slot
-holding a "word bag", the sum of the LLM's own embeddings of an object's words (size, colour, shape) plus
-noise. The LLM (all of it) learns to answer with the proxy token of the entry that matches the phrase.
+Groma starts from a pretrained LLM, which already resolves a phrase against a list in its context
+(previous-token and induction heads). A random 2-layer toy LLaMA does not, and learns it neither in stage 2
+(frozen) nor in stage 3 (``analysis/pointer_hops.py`` shows that it needs tens of thousands of lookups,
+and a lookup in the whole prompt not at all without a curriculum). So before any image is seen, it learns
+text-only REC in Groma's own prompt format: the intro with ``<rK><region>`` entries, an REC instruction of
+Table 9, the ``<roi><rK></roi>`` reply, with each region slot holding a "word bag" (the sum of the LLM's own
+embeddings of an object's words: size, colour, shape, plus noise). The LLM (all of it) learns to answer
+with the proxy token of the entry that matches the phrase.
 
-It prints the ``<rK>`` accuracy of the training batches as it goes and on fresh prompts at the end, and
+On SIGUSR1 it starts using every core (the main job runs it beside stage 1 on one core each, and sends
+the signal when stage 1 is done). It prints the ``<rK>`` accuracy of the training batches as it goes and on fresh prompts at the end, and
 writes an HF folder (weights, and the tokenizer with Groma's tokens) that stages 2 and 3 load as a user
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
-    python tools/analysis/text_only_rec.py CONFIG --out DIR [--phases KIND:STEPS ...] [--bare-share P]
+    python tools/pretrain_toy_llm.py CONFIG --out DIR [--phases KIND:STEPS[:EXPRESSIONS] ...] [--bare-share P]
         [--describe P] [--expressions attributes|world] [--image-noise S] [--slot-noise S]
-        [--batch-size B] [--lr LR] [--max-regions N] [--seed S] [--cfg-options ...]
+        [--batch-size B] [--lr LR] [--decay-steps N] [--max-regions N] [--seed S] [--cfg-options ...]
 
 ``--phases`` is a curriculum, run in order (default ``full:1500``). Kinds:
 
@@ -29,8 +30,9 @@ After the bare phases, ``--bare-share`` of the batches stay bare, so the lookup 
 grows. ``--describe P`` makes that share of Groma prompts ask for a region's description ("a small red
 circle") instead of REC, so the LLM also learns to read a region slot as words.
 
-``--expressions world`` draws each prompt from a fresh scene of the synthetic world's generator (another
-seed than the world's, no image) and asks one of the world's own referring expressions for it, with
+A phase may name its expressions (``full:800:world``); the others use ``--expressions``.
+``--expressions world`` draws each prompt from a scene of the synthetic world's generator (another seed
+than the world's, no image; the first 4096 are fresh, later prompts reuse them) and asks one of the world's own referring expressions for it, with
 positions and relations ("the red star above the blue triangle"); the regions are the scene's objects in
 random order. The default, ``attributes``, asks "the [size] colour shape" of random objects, and an LLM
 trained on it alone is lost on the world's longer expressions. ``--image-noise S`` fills the image slots
@@ -43,6 +45,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import time
 
 import numpy as np
@@ -59,15 +62,16 @@ from groma_mm.utils import load_config, register_all_modules
 
 
 
-PHASE = re.compile(r'(bare\d*|short|mixed|full):(\d+)$')
+PHASE = re.compile(r'(bare\d*|short|mixed|full):(\d+)(?::(attributes|world))?$')
 
 
 def parse_phase(text: str):
-    """'bare5:1500' -> ('bare5', 1500)."""
+    """'bare5:1500' -> ('bare5', 1500, None); 'full:800:world' -> ('full', 800, 'world')."""
     match = PHASE.match(text)
     if not match:
-        raise argparse.ArgumentTypeError(f'{text!r}: expected KIND:STEPS with KIND bare, bareN, short, mixed or full')
-    return match.group(1), int(match.group(2))
+        raise argparse.ArgumentTypeError(f'{text!r}: expected KIND:STEPS[:attributes|world] with KIND bare, bareN, '
+                                         'short, mixed or full')
+    return match.group(1), int(match.group(2)), match.group(3)
 
 
 def parse_args(argv=None):
@@ -88,20 +92,23 @@ def parse_args(argv=None):
                         help="Gaussian noise added to each word bag, × the bag's norm")
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--lr', type=float, default=2e-3)
+    parser.add_argument('--decay-steps', type=int, default=0,
+                        help='the learning rate falls linearly towards 0 over the last N steps (0: constant)')
     parser.add_argument('--max-regions', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-every', type=int, default=100)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
     args = parser.parse_args(argv)
     objects = len(SIZES) * len(COLOURS) * len(SHAPES)
-    entries = [int(kind[4:]) for kind, _ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
+    args.phases = [(kind, steps, expressions or args.expressions) for kind, steps, expressions in args.phases]
+    entries = [int(kind[4:]) for kind, *_ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
     if not all(2 <= n <= objects for n in entries):
         parser.error(f'--max-regions and bareN need 2 to {objects} regions (distinct objects), got {entries}')
     for name in ('image_noise', 'slot_noise'):
         if getattr(args, name) < 0:
             parser.error(f'--{name.replace("_", "-")} is a scale >= 0, got {getattr(args, name)}')
-    if args.expressions == 'world' and any(kind[4:] for kind, _ in args.phases if kind.startswith('bare')):
-        parser.error('bareN fixes the number of regions; with --expressions world a scene decides it (use bare)')
+    if any(kind[4:] and expressions == 'world' for kind, _, expressions in args.phases if kind.startswith('bare')):
+        parser.error('bareN fixes the number of regions; with world expressions a scene decides it (use bare)')
     for name in ('bare_share', 'describe'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f'--{name.replace("_", "-")} is a share in [0, 1], got {getattr(args, name)}')
@@ -112,13 +119,14 @@ class WordBagLookup:
     """Text-only REC prompts over objects named by their words, for one Groma model's LLM and prompt."""
 
     OBJECTS = list(itertools.product(SIZES, COLOURS, SHAPES))
+    SCENE_POOL = 4096
 
     def __init__(self, model, max_regions: int, gen: torch.Generator, describe: float = 0.0,
                  expressions: str = 'attributes', image_noise: float = 0.0, scene_seed: int = 1000,
                  slot_noise: float = 0.3) -> None:
         self.model, self.max_regions, self.gen, self.describe = model, max_regions, gen, describe
         self.expressions, self.image_noise, self.slot_noise = expressions, image_noise, slot_noise
-        self.scene_seed, self.scenes_drawn = scene_seed, 0
+        self.scene_seed, self.scenes_drawn, self.scene_pool = scene_seed, 0, []
         tokenizer = model.tokenizer
         vocab = tokenizer.get_vocab()
         # Object words, and the single tokens the bare prompts are built from and the cuts look for.
@@ -152,12 +160,18 @@ class WordBagLookup:
         return objects, asked, ([size] if ambiguous else []) + [colour, shape]
 
     def _draw_scene(self):
-        while True:  # a scene whose objects cannot be told apart has no expression: draw another
-            self.scenes_drawn += 1
-            scene, _ = sample_scene(self.scene_seed, 'train', self.scenes_drawn, self.scenes_drawn)
-            expressions = referring_expressions(scene, np.random.default_rng([self.scene_seed, self.scenes_drawn]))
-            if expressions:
-                break
+        # Drawing a scene and its expressions costs as much as the LLM's step on its prompt: after
+        # SCENE_POOL fresh scenes, prompts reuse them (in a new region order).
+        if len(self.scene_pool) == self.SCENE_POOL:
+            scene, expressions = self.scene_pool[self._randint(self.SCENE_POOL)]
+        else:
+            while True:  # a scene whose objects cannot be told apart has no expression: draw another
+                self.scenes_drawn += 1
+                scene, _ = sample_scene(self.scene_seed, 'train', self.scenes_drawn, self.scenes_drawn)
+                expressions = referring_expressions(scene, np.random.default_rng([self.scene_seed, self.scenes_drawn]))
+                if expressions:
+                    break
+            self.scene_pool.append((scene, expressions))
         order = torch.randperm(len(scene.objects), generator=self.gen).tolist()
         objects = [self.OBJECTS.index((scene.objects[i].size, scene.objects[i].colour, scene.objects[i].shape))
                    for i in order]
@@ -248,8 +262,15 @@ def proxy_accuracy(logits: torch.Tensor, targets: torch.Tensor, proxy_ids: torch
     return (logits[is_proxy].argmax(-1) == targets[is_proxy]).float().mean().item()
 
 
+def use_all_cores(*_) -> None:
+    """SIGUSR1 handler: from now on use every core (the main job runs this tool beside stage 1 on one core,
+    and sends the signal when stage 1 is done)."""
+    torch.set_num_threads(os.cpu_count())
+
+
 def main(argv=None):
     args = parse_args(argv)
+    signal.signal(signal.SIGUSR1, use_all_cores)
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
     torch.manual_seed(args.seed)
@@ -259,15 +280,20 @@ def main(argv=None):
     llm.requires_grad_(True)
     llm.train()
     gen = torch.Generator().manual_seed(args.seed)
-    task = WordBagLookup(model, args.max_regions, gen, args.describe, args.expressions, args.image_noise,
+    uses_world = any(expressions == 'world' for *_, expressions in args.phases)
+    task = WordBagLookup(model, args.max_regions, gen, args.describe, 'world' if uses_world else 'attributes',
+                         args.image_noise,
                          scene_seed=1000 + args.seed, slot_noise=args.slot_noise)
     optimizer = torch.optim.AdamW(llm.parameters(), lr=args.lr, weight_decay=0.0)
     start, log, step = time.time(), [], 0
-    total = sum(steps for _, steps in args.phases)
-    keep_bare = any(kind.startswith('bare') for kind, _ in args.phases)
-    for kind, steps in args.phases:
+    total = sum(steps for _, steps, _ in args.phases)
+    keep_bare = any(kind.startswith('bare') for kind, *_ in args.phases)
+    for kind, steps, expressions in args.phases:
+        task.expressions = expressions
         for _ in range(steps):
             step += 1
+            for group in optimizer.param_groups:
+                group['lr'] = args.lr * min(1.0, (total - step + 1) / max(args.decay_steps, 1))
             bare = kind.startswith('bare') or (keep_bare and torch.rand((), generator=gen) < args.bare_share)
             if bare:
                 entries = int(kind[4:] or 0) if kind.startswith('bare') else 0
@@ -280,7 +306,8 @@ def main(argv=None):
             optimizer.step()
             if step % args.log_every == 0 or step == total:
                 source = 'bare' if bare else kind
-                log.append(dict(step=step, phase=kind, batch=source, loss=round(loss.item(), 4),
+                log.append(dict(step=step, phase=kind, expressions=expressions, batch=source,
+                                lr=optimizer.param_groups[0]['lr'], loss=round(loss.item(), 4),
                                 proxy_accuracy=round(accuracy, 3)))
                 print(f'stage 0 step {step}/{total} ({kind}, {source} batch)  loss {loss.item():.4f}  '
                       f'<rK> accuracy {accuracy:.3f}  {time.time() - start:.0f} s', flush=True)
@@ -293,7 +320,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     llm.save_pretrained(args.out)
     model.tokenizer.save_pretrained(args.out)
-    settings = dict(vars(args), phases=[f'{k}:{n}' for k, n in args.phases])
+    settings = dict(vars(args), phases=[':'.join(map(str, phase)) for phase in args.phases])
     with open(os.path.join(args.out, 'stage0_log.json'), 'w') as f:
         json.dump(dict(settings=settings, log=log, fresh_proxy_accuracy=fresh, wall_s=time.time() - start), f,
                   indent=1)
