@@ -10,9 +10,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from groma_mm.datasets.synthetic_world import generate_world
+from groma_mm.datasets.synthetic_world import generate_world, world_vocabulary
 from groma_mm.registry import MODELS
-from groma_mm.testing.paths import REPO_ROOT
+from groma_mm.testing.paths import REPO_ROOT, load_tool
 from groma_mm.testing.tiny_tokenizer import build_tiny_tokenizer
 
 with open(osp.join(REPO_ROOT, 'README.md')) as f:
@@ -47,7 +47,7 @@ def main_job_root(tmp_path_factory):
         os.symlink(osp.join(REPO_ROOT, name), root / name)
     world = root / 'data/synthetic_world'
     generate_world(str(world), 4, 1, seed=0, img_size=112)
-    build_tiny_tokenizer(save_dir=str(world / 'tokenizer'))
+    build_tiny_tokenizer(extra_words=world_vocabulary(str(world)), save_dir=str(world / 'tokenizer'))
     stage3 = Config.fromfile(osp.join(REPO_ROOT, 'configs/groma/groma_tiny_1xb8-stage3-instruct_synthetic.py'))
     torch.manual_seed(0)
     proposer = MODELS.build(copy.deepcopy(stage3.model.proposer))
@@ -55,6 +55,12 @@ def main_job_root(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(root)
     try:
+        # Stage 0's LLM folder (one step), which stage 3 is built on as in the main job.
+        load_tool('tools/pretrain_toy_llm.py').main([
+            osp.join(REPO_ROOT, 'configs/groma/groma_tiny_stage0-llm-pretrain_synthetic.py'), '--out',
+            'work_dirs/main_job/stage0_llm', '--phases', 'bare3:1', '--batch-size', '2'])
+        stage3.model.llm.update(pretrained='work_dirs/main_job/stage0_llm', config=None)
+        stage3.model.tokenizer.pretrained = 'work_dirs/main_job/stage0_llm'
         for stage, name, state in (('stage1_proposer', 'epoch_12.pth', lambda: proposer.state_dict()),
                                    ('stage3', 'epoch_2.pth', lambda: MODELS.build(stage3.model).state_dict())):
             path = f'work_dirs/main_job/{stage}/{name}'

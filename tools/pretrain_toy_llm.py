@@ -78,7 +78,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='a Groma config (its tokenizer, LLM and prompt are used)')
     parser.add_argument('--out', required=True, help='HF folder to write')
-    parser.add_argument('--phases', nargs='+', type=parse_phase, default=[('full', 1500)],
+    parser.add_argument('--phases', nargs='+', type=parse_phase, default=[('full', 1500, None)],
                         help='curriculum, e.g. bare5:1500 bare:1000 short:1000 mixed:1000 full:1500')
     parser.add_argument('--bare-share', type=float, default=0.25,
                         help='share of bare batches after the bare phases')

@@ -18,11 +18,11 @@ STAGE0 = f'{REPO_ROOT}/configs/groma/groma_tiny_stage0-llm-pretrain_synthetic.py
 NAMES = ('red', 'green', 'blue', 'yellow')
 OBJECTS = 3  # per image: REC chance is 1/3
 IMAGES = 24
-ALIGN_ITERS = 150
+ALIGN_ITERS = 250
 
 
 def _world():
-    """IMAGES images of three squares of different colours in a 3×3 grid; each asks for one of them."""
+    """REC samples: IMAGES images of three squares of different colours in a 3×3 grid, each asked for in turn."""
     rng = np.random.default_rng(0)
     world = []
     for i in range(IMAGES):
@@ -34,7 +34,7 @@ def _world():
             y = min(cell // 3 * 37 + int(rng.integers(0, 6)), 112 - side)
             img[y:y + side, x:x + side] = COLOURS[name]
             boxes.append([x, y, x + side, y + side])
-        world.append((f'world/{i}.png', img, names, boxes, int(rng.integers(OBJECTS))))
+        world += [(f'world/{i}.png', img, names, boxes, target) for target in range(OBJECTS)]
     return world
 
 
@@ -55,7 +55,7 @@ def stage0_llm(tmp_path_factory):
     tokenizer, out = str(root / 'tokenizer'), str(root / 'llm')
     build_tiny_tokenizer(extra_words=[*SHAPES, *COLOURS, *SIZES], save_dir=tokenizer)
     load_tool('tools/pretrain_toy_llm.py').main([
-        STAGE0, '--out', out, '--phases', 'bare3:600', 'full:200', '--max-regions', str(OBJECTS), '--lr', '1e-3',
+        STAGE0, '--out', out, '--phases', 'bare3:500', 'full:300', '--bare-share', '0.1', '--max-regions', str(OBJECTS), '--lr', '1e-3',
         '--log-every', '100', '--cfg-options', f'model.tokenizer.pretrained={tokenizer}'])
     return out
 
@@ -75,11 +75,11 @@ def _align_and_score(llm_dir: str, world, shuffle_tokens: bool) -> float:
     if shuffle_tokens:
         encode = model.encode_regions
         model.encode_regions = lambda *args: [tokens[torch.randperm(len(tokens))] for tokens in encode(*args)]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, weight_decay=0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3, weight_decay=0)
     rng = np.random.default_rng(1)
     model.train()
     for _ in range(ALIGN_ITERS):
-        inputs, samples = zip(*[_sample(*world[k], with_answer=True) for k in rng.choice(IMAGES, 16)])
+        inputs, samples = zip(*[_sample(*world[k], with_answer=True) for k in rng.choice(len(world), 16)])
         batch = model.data_preprocessor(dict(inputs=list(inputs), data_samples=list(samples)), True)
         loss = model(**batch, mode='loss')['loss']
         optimizer.zero_grad()
@@ -96,9 +96,10 @@ def _align_and_score(llm_dir: str, world, shuffle_tokens: bool) -> float:
 
 def test_rec_on_training_samples_beats_chance_after_stage0_and_alignment(stage0_llm):
     accuracy = _align_and_score(stage0_llm, _world(), shuffle_tokens=False)
-    assert accuracy >= 0.6, accuracy  # chance: 1/3
+    # Chance is 1/3 (± 0.06 over the 72 samples); the main job's recipe is 1.0 here with a longer stage 0.
+    assert accuracy >= 0.55, accuracy
 
 
 def test_rec_stays_at_chance_when_region_tokens_are_shuffled_against_their_boxes(stage0_llm):
     accuracy = _align_and_score(stage0_llm, _world(), shuffle_tokens=True)
-    assert accuracy <= 0.5, accuracy
+    assert accuracy <= 0.45, accuracy
