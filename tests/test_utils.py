@@ -38,7 +38,7 @@ def test_a_longer_training_stretches_the_cosine_schedule():
     cosine = next(s for s in cfg.param_scheduler if s.type == 'CosineAnnealingLR')
     assert cosine.end == 6
     lrs = _lrs(cfg)
-    # After the peak the LR only falls: it does not climb back after the old end (epoch 3).
+    # After the peak the LR only falls: it does not climb back after the old end (epoch 2).
     peak = lrs.index(max(lrs))
     assert all(b <= a + 1e-12 for a, b in zip(lrs[peak:], lrs[peak + 1:])), lrs
     assert lrs[-1] < 0.05 * max(lrs)
