@@ -201,12 +201,16 @@ def main():
                          log=osp.join(work, 'stage0_llm.log'))
     # Stage 1: the proposer on the world's COCO detection files (the tiny config's default data).
     stage1_dir = f'{WORK}/stage1_proposer'
-    steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir,
-              *cfg_options(*epochs_options(args.stage1_epochs), *logging, *seed), threads=1)
-    stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
-    proposals = printed_metrics(
-        steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir', f'{WORK}/stage1_test',
-                  threads=1))
+    try:
+        steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir,
+                  *cfg_options(*epochs_options(args.stage1_epochs), *logging, *seed), threads=1)
+        stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
+        proposals = printed_metrics(
+            steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir',
+                      f'{WORK}/stage1_test', threads=1))
+    except BaseException:
+        steps.signal(stage0, signal.SIGTERM)  # no orphan left training when stage 1 fails or is interrupted
+        raise
     steps.signal(stage0, signal.SIGUSR1)  # stage 0 may take both cores now
     steps.wait(stage0)
 
