@@ -10,8 +10,8 @@ embeddings of an object's words: size, colour, shape, plus noise). The LLM (all 
 with the proxy token of the entry that matches the phrase.
 
 On SIGUSR1 it starts using every core (the main job runs it beside stage 1 on one core each, and sends
-the signal when stage 1 is done). It prints the ``<rK>`` accuracy of the training batches as it goes and on fresh prompts at the end, and
-writes an HF folder (weights, and the tokenizer with Groma's tokens) that stages 2 and 3 load as a user
+the signal when stage 1 is done). It prints the ``<rK>`` accuracy of the training batches as it goes and
+on fresh prompts at the end, and writes an HF folder (weights, and the tokenizer with Groma's tokens) that stages 2 and 3 load as a user
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
     python tools/pretrain_toy_llm.py CONFIG --out DIR [--phases KIND:STEPS[:EXPRESSIONS] ...] [--bare-share P]
@@ -32,13 +32,14 @@ circle") instead of REC, so the LLM also learns to read a region slot as words.
 
 A phase may name its expressions (``full:800:world``); the others use ``--expressions``.
 ``--expressions world`` draws each prompt from a scene of the synthetic world's generator (another seed
-than the world's, no image; the first 4096 are fresh, later prompts reuse them) and asks one of the world's own referring expressions for it, with
-positions and relations ("the red star above the blue triangle"); the regions are the scene's objects in
-random order. The default, ``attributes``, asks "the [size] colour shape" of random objects, and an LLM
-trained on it alone is lost on the world's longer expressions. ``--image-noise S`` fills the image slots
-with random vectors (norm up to S × a word bag's) instead of zeros: in stages 2 and 3 they hold image
-tokens, and an LLM that never saw anything there stops pointing when they arrive. ``--slot-noise S``
-is the Gaussian noise added to every word bag, × the bag's norm (default 0.3).
+than the world's, no image; the first 4096 are fresh, later prompts reuse them) and asks one of the world's
+own referring expressions for it, with positions and relations ("the red star above the blue
+triangle"); the regions are the scene's objects in random order. The default, ``attributes``, asks "the
+[size] colour shape" of random objects, and an LLM trained on it alone is lost on the world's longer
+expressions. ``--image-noise S`` fills the image slots with random vectors (norm up to S × a word bag's)
+instead of zeros: in stages 2 and 3 they hold image tokens, and an LLM that never saw anything there stops
+pointing when they arrive. ``--slot-noise S`` is the Gaussian noise added to every word bag, × the bag's
+norm (default 0.3).
 """
 import argparse
 import itertools
@@ -104,9 +105,9 @@ def parse_args(argv=None):
     entries = [int(kind[4:]) for kind, *_ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
     if not all(2 <= n <= objects for n in entries):
         parser.error(f'--max-regions and bareN need 2 to {objects} regions (distinct objects), got {entries}')
-    for name in ('image_noise', 'slot_noise'):
+    for name in ('image_noise', 'slot_noise', 'decay_steps'):
         if getattr(args, name) < 0:
-            parser.error(f'--{name.replace("_", "-")} is a scale >= 0, got {getattr(args, name)}')
+            parser.error(f'--{name.replace("_", "-")} must be >= 0, got {getattr(args, name)}')
     if any(kind[4:] and expressions == 'world' for kind, _, expressions in args.phases if kind.startswith('bare')):
         parser.error('bareN fixes the number of regions; with world expressions a scene decides it (use bare)')
     for name in ('bare_share', 'describe'):

@@ -196,7 +196,8 @@ def test_phases_are_parsed_and_bad_ones_named(capsys):
         assert repr(bad) in capsys.readouterr().err
     for bad, named in ((['--phases', 'bare1:10'], 'need 2 to 48 regions'), (['--max-regions', '60'], 'need 2 to 48'),
                        (['--describe', '1.5'], '--describe is a share'),
-                       (['--phases', 'bare3:5:world'], 'bareN fixes the number of regions')):
+                       (['--phases', 'bare3:5:world'], 'bareN fixes the number of regions'),
+                       (['--decay-steps', '-1'], '--decay-steps must be >= 0')):
         with pytest.raises(SystemExit):
             tool.parse_args(['cfg.py', '--out', 'x', *bad])
         assert named in capsys.readouterr().err
