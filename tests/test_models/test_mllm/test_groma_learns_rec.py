@@ -96,8 +96,9 @@ def _align_and_score(llm_dir: str, world, shuffle_tokens: bool) -> float:
 
 def test_rec_on_training_samples_beats_chance_after_stage0_and_alignment(stage0_llm):
     accuracy = _align_and_score(stage0_llm, _world(), shuffle_tokens=False)
-    # Chance is 1/3 (± 0.06 over the 72 samples); the main job's recipe is 1.0 here with a longer stage 0.
-    assert accuracy >= 0.55, accuracy
+    # Chance is 1/3 (± 0.06 over the 72 samples): 0.5 is three of those above it. Measured 0.56 here (2 threads;
+    # 0.33 with the tokens shuffled); a stage-0 LLM trained for longer reaches 1.0 on such a world.
+    assert accuracy >= 0.5, accuracy
 
 
 def test_rec_stays_at_chance_when_region_tokens_are_shuffled_against_their_boxes(stage0_llm):
