@@ -8,7 +8,7 @@ stage 1 → 2 → 3, tools/test.py, tools/analysis/draw_grounded_examples.py —
    beside stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100);
 3. stage 2: alignment (region encoder, projectors, new tokens; frozen LLM);
 4. stage 3: instruction finetuning (+ LLM);
-5. REC Acc@0.5 and region-caption scores on held-out images;
+5. REC Acc@0.5 and, beside it, region-caption scores on held-out images;
 6. grounded answers (REC box, grounded caption, referring answer) on 4 held-out images, drawn in one picture.
 
 Everything goes under --root (default: the repository): data/synthetic_world/ and work_dirs/main_job/, where
@@ -19,6 +19,7 @@ grounded_examples.png are written at the end.
         [--quick]
 """
 import argparse
+import contextlib
 import json
 import os
 import os.path as osp
@@ -39,8 +40,8 @@ WORLD = 'data/synthetic_world'
 WORK = 'work_dirs/main_job'
 # Stage 0's curriculum (tools/pretrain_toy_llm.py): the bare lookup over 5, then up to 8 word bags, then
 # Groma's prompts from `Regions:` on and whole, asking the world's own expressions, with random image slots
-# and some region descriptions. The quick run only checks that the stage runs.
-STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:world', '--describe', '0.3',
+# and region descriptions (half the prompts). The quick run only checks that the stage runs.
+STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:world', '--describe', '0.5',
           '--image-noise', '2', '--lr', '1e-3', '--decay-steps', '500', '--log-every', '100']
 STAGE0_QUICK = ['--phases', 'bare3:2', 'short:2:world', 'full:2:world', '--describe', '0.3', '--image-noise', '2',
                 '--log-every', '1']
@@ -55,8 +56,10 @@ def parse_args():
     parser.add_argument('--train-seed', type=int, default=0, help='seed of every training stage')
     # Stage 1 runs beside stage 0, which takes longer: 16 epochs instead of the config's 12 cost little wall time.
     parser.add_argument('--stage1-epochs', type=int, default=16)
-    parser.add_argument('--stage2-epochs', type=int, default=None, help="default: the config's")
-    parser.add_argument('--stage3-epochs', type=int, default=None, help="default: the config's")
+    # Alignment is where REC is learnt (stage 3 added 0-2 points on top of it), so within the budget stage 2
+    # gets 3 epochs (the config: 2) and stage 3 one (the config: 2).
+    parser.add_argument('--stage2-epochs', type=int, default=3)
+    parser.add_argument('--stage3-epochs', type=int, default=1)
     parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
     args = parser.parse_args()
     args.log_interval = None
@@ -114,10 +117,23 @@ class Steps:
         """Sends ``signum`` to a started tool (one that has ended is a zombie until :meth:`wait`: no-op)."""
         os.kill(started[1].pid, signum)
 
-    def wait(self, started) -> None:
+    @contextlib.contextmanager
+    def beside(self, started):
+        """Runs the block while a started tool goes on; the tool is terminated if the block fails or is
+        interrupted, so no orphan is left running."""
+        try:
+            yield
+        except BaseException:
+            self.signal(started, signal.SIGTERM)
+            raise
+
+    def wait(self, started) -> str:
+        """Waits for a started tool and returns its output."""
         name, proc, start, log = started
         self._finish(name, proc, start, log)
         print(f'\n==> {name} done in {self.times[name]:.0f} s (log {log})', flush=True)
+        with open(log) as f:
+            return f.read()
 
 
 def cfg_options(*options: str) -> list:
@@ -201,16 +217,13 @@ def main():
                          log=osp.join(work, 'stage0_llm.log'))
     # Stage 1: the proposer on the world's COCO detection files (the tiny config's default data).
     stage1_dir = f'{WORK}/stage1_proposer'
-    try:
+    with steps.beside(stage0):
         steps.run('stage 1 train', 'tools/train.py', CONFIGS['stage1'], '--work-dir', stage1_dir,
                   *cfg_options(*epochs_options(args.stage1_epochs), *logging, *seed), threads=1)
         stage1_ckpt = last_checkpoint(osp.join(args.root, stage1_dir))
         proposals = printed_metrics(
             steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir',
                       f'{WORK}/stage1_test', threads=1))
-    except BaseException:
-        steps.signal(stage0, signal.SIGTERM)  # no orphan left training when stage 1 fails or is interrupted
-        raise
     steps.signal(stage0, signal.SIGUSR1)  # stage 0 may take both cores now
     steps.wait(stage0)
 
@@ -226,18 +239,21 @@ def main():
               *stage3, *logging, *seed)
     stage3_ckpt = last_checkpoint(osp.join(work, 'stage3'))
 
-    # An REC reply is "<roi><rK></roi>" and the end token: 4 new tokens (the official evaluation allows 3).
-    rec = printed_metrics(
-        steps.run('REC test', 'tools/test.py', CONFIGS['stage3'], stage3_ckpt, '--work-dir', f'{WORK}/rec_test',
-                  '--dump-json', f'{WORK}/rec_predictions.json', '--cfg-options', *common,
-                  'model.generation_cfg.max_new_tokens=4'))
-    captions = printed_metrics(
-        steps.run('region caption test', 'tools/test.py', CONFIGS['caption_eval'], stage3_ckpt, '--work-dir',
-                  f'{WORK}/caption_test', '--dump-json', f'{WORK}/caption_predictions.json', '--cfg-options', *common))
-
+    # The region caption test runs beside the REC test and the picture, one core each.
+    caption_test = steps.start('region caption test', 'tools/test.py', CONFIGS['caption_eval'], stage3_ckpt,
+                               '--work-dir', f'{WORK}/caption_test', '--dump-json', f'{WORK}/caption_predictions.json',
+                               '--cfg-options', *common, log=osp.join(work, 'caption_test.log'))
     picture = osp.join(work, 'grounded_examples.png')
-    steps.run('grounded answers', 'tools/analysis/draw_grounded_examples.py', CONFIGS['stage3'], stage3_ckpt,
-              '--world', world, '--out', picture, '--num', str(min(4, args.val_images)), '--cfg-options', *common)
+    with steps.beside(caption_test):
+        # An REC reply is "<roi><rK></roi>" and the end token: 4 new tokens (the official evaluation allows 3).
+        rec = printed_metrics(
+            steps.run('REC test', 'tools/test.py', CONFIGS['stage3'], stage3_ckpt, '--work-dir', f'{WORK}/rec_test',
+                      '--dump-json', f'{WORK}/rec_predictions.json', '--cfg-options', *common,
+                      'model.generation_cfg.max_new_tokens=4', threads=1))
+        steps.run('grounded answers', 'tools/analysis/draw_grounded_examples.py', CONFIGS['stage3'], stage3_ckpt,
+                  '--world', world, '--out', picture, '--num', str(min(4, args.val_images)), '--cfg-options', *common,
+                  threads=1)
+    captions = printed_metrics(steps.wait(caption_test))
 
     # What REC needs beyond matching appearance: the rest of the expressions name their target by layout.
     from groma_mm.datasets.synthetic_world.rec_levels import rec_reference_levels

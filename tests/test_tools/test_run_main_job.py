@@ -45,10 +45,12 @@ def test_quick_main_job_runs_every_stage_and_writes_its_outputs(tmp_path):
     for name in ('proposer AR@100 (held-out)', 'REC Acc@0.5 (held-out, %)', 'region caption CIDEr (held-out)',
                  'REC expressions whose size/colour/shape words alone name the target (held-out, %)'):
         assert name in summary['summary'] and name in out.stdout
+    # The caption test ran beside the REC test: its log is a file, its metrics are the summary's.
+    assert str(summary['metrics']['captions']) in (work / 'caption_test.log').read_text().replace('"', "'")
     assert 0 < summary['metrics']['rec_reference']['attribute_words_suffice'] <= 100
     assert {'coco/AR@100'} <= set(summary['metrics']['proposals']) and summary['metrics']['rec']
     steps = ('world', 'stage 0 train (LLM)', 'stage 1 train', 'stage 2 train', 'stage 3 train', 'REC test',
-             'grounded answers')
+             'region caption test', 'grounded answers')
     for times in (summary['wall_s'], summary['cpu_s']):
         assert all(times[step] > 0 for step in steps) and times['total'] >= max(times[s] for s in steps)
     table = (work / 'summary.md').read_text()
