@@ -58,8 +58,8 @@ def parse_args():
     parser.add_argument('--stage1-epochs', type=int, default=16)
     # Alignment is where REC is learnt (stage 3 added 0-2 points on top of it), so within the budget stage 2
     # gets 3 epochs (the config: 2) and stage 3 one (the config: 2).
-    parser.add_argument('--stage2-epochs', type=int, default=3)
-    parser.add_argument('--stage3-epochs', type=int, default=1)
+    parser.add_argument('--stage2-epochs', type=int, default=3, help='alignment epochs (the config says 2)')
+    parser.add_argument('--stage3-epochs', type=int, default=1, help='instruction-tuning epochs (the config says 2)')
     parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
     args = parser.parse_args()
     args.log_interval = None
