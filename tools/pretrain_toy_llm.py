@@ -57,7 +57,7 @@ from mmengine.config import DictAction
 from groma_mm.datasets.instruction_templates import TABLE9
 from groma_mm.datasets.synthetic_world import COLOURS, SHAPES, SIZES, sample_scene
 from groma_mm.datasets.synthetic_world.expressions import POSITIONS, RELATIONS, referring_expressions
-from groma_mm.models.llms.reply_loss import reply_logits, token_cross_entropy
+from groma_mm.models.llms.reply_loss import reply_logits, shared_prefix_length, token_cross_entropy
 from groma_mm.registry import MODELS
 from groma_mm.utils import load_config, register_all_modules
 
@@ -230,8 +230,10 @@ class WordBagLookup:
         start = int((batch['input_ids'][0] == self.vocab['Regions']).nonzero()[0])
         column = {'full': 0, 'short': start, 'mixed': self._randint(start + 1)}[cut]
         keep = (lambda t: torch.cat([t[:, :1], t[:, column:]], 1)) if column > 1 else (lambda t: t)
+        # Whole prompts share the system line and the intro up to the image slots: run once per batch.
+        shared = shared_prefix_length(batch['input_ids'], batch['image_mask'], batch['region_mask']) if column == 0 else 0
         logits, targets = reply_logits(self.model.llm, keep(embeds), keep(batch['attention_mask']),
-                                       keep(batch['labels']))
+                                       keep(batch['labels']), shared)
         return token_cross_entropy(logits, targets), proxy_accuracy(logits.detach(), targets, self.proxy_ids)
 
     def bare_loss(self, batch_size: int, entries: int = 0):

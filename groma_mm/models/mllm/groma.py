@@ -12,7 +12,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX, GromaPromptBuilder, PromptError
-from groma_mm.models.llms.reply_loss import reply_loss
+from groma_mm.models.llms.reply_loss import reply_loss, shared_prefix_length
 from groma_mm.models.mllm.generation import build_generator, generation_key
 from groma_mm.models.mllm.parser import parse_grounded_answer
 from groma_mm.models.mllm.region_selection import user_box_indices
@@ -352,7 +352,9 @@ class Groma(BaseModel):
         batch = self.prompt_builder.pad(prompts, padding_side='right')
         batch = {k: v.to(inputs.device) if isinstance(v, Tensor) else v for k, v in batch.items()}
         embeds = self._embed(batch, image_tokens[keep], [region_tokens[i] for i in keep])
-        loss = reply_loss(self.llm, embeds, batch['attention_mask'], batch['labels'])
+        # The system line and the intro words before the image slots are the same in every prompt: run once.
+        shared = shared_prefix_length(batch['input_ids'], batch['image_mask'], batch['region_mask'])
+        loss = reply_loss(self.llm, embeds, batch['attention_mask'], batch['labels'], shared)
         if not torch.isfinite(loss):
             MMLogger.get_current_instance().warning(
                 f'non-finite loss {loss.item()} on the batch of ' + ', '.join(_sample_name(data_samples[i])

@@ -3,7 +3,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX
-from groma_mm.models.llms.reply_loss import reply_loss
+from groma_mm.models.llms.reply_loss import reply_logits, reply_loss, shared_prefix_length
 
 
 @pytest.fixture(scope='module')
@@ -49,3 +49,45 @@ def test_a_batch_without_labels_is_refused(llm):
     embeds, mask, labels = _batch((3, ))
     with pytest.raises(ValueError, match='no position'):
         reply_loss(llm, embeds, mask, torch.full_like(labels, IGNORE_INDEX))
+
+
+def _shared_batch(prefix=5):
+    """_batch((7, 9, 8)) whose first ``prefix`` positions hold the same embeddings in every row."""
+    embeds, mask, labels = _batch((7, 9, 8))
+    embeds[:, :prefix] = embeds[:1, :prefix]
+    return embeds, mask, labels
+
+
+@pytest.mark.parametrize('prefix', [1, 5, 6, 11])
+def test_a_shared_prefix_gives_the_same_logits_and_gradients(llm, prefix):
+    embeds, mask, labels = _shared_batch(prefix)
+    results = []
+    for shared in (0, prefix):
+        llm.zero_grad()
+        logits, targets = reply_logits(llm, embeds, mask, labels, shared_prefix=shared)
+        (logits.square().mean() + reply_loss(llm, embeds, mask, labels, shared)).backward()
+        results.append((logits, targets, [p.grad.clone() for p in llm.parameters() if p.grad is not None]))
+    (whole, whole_targets, whole_grads), (shared, shared_targets, shared_grads) = results
+    assert torch.equal(whole_targets, shared_targets) and len(whole_grads) == len(shared_grads) > 10
+    assert torch.allclose(whole, shared, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(whole_grads, shared_grads))
+
+
+def test_a_shared_prefix_runs_once_for_the_batch(llm):
+    embeds, mask, labels = _shared_batch(5)
+    rows = []
+    handle = llm.model.layers[0].register_forward_hook(lambda module, args, out: rows.append(args[0].shape[:2]))
+    try:
+        reply_logits(llm, embeds, mask, labels, shared_prefix=5)
+    finally:
+        handle.remove()
+    assert [tuple(r) for r in rows] == [(1, 5), (3, 12 - 5)]
+
+
+def test_shared_prefix_length_stops_at_the_first_differing_token_or_slot():
+    ids = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 3, 9, 5]])
+    assert shared_prefix_length(ids) == 3
+    slots = torch.zeros_like(ids)
+    slots[1, 2] = 1
+    assert shared_prefix_length(ids, slots) == 2
+    assert shared_prefix_length(ids[:1]) == 5

@@ -117,5 +117,28 @@ def test_the_lm_head_scores_only_the_reply_span_not_the_intro(model):
         head.remove()
         embed.remove()
     assert torch.isfinite(loss)
-    # The prompt is the intro (image slots, region list) and a short reply: the head sees far fewer positions.
-    assert len(scored) == 1 and scored[0] < embedded[0] / 2
+    # The prompt is the intro (image slots, region list) and a short reply: the head sees far fewer positions
+    # (one more for the shared system line, run once for the batch).
+    assert len(embedded) == 1 and sum(scored) < embedded[0] / 2
+
+
+def test_the_shared_system_line_runs_once_and_changes_neither_loss_nor_gradients(model, monkeypatch):
+    data = model.data_preprocessor(_batch([_sample(7), _sample(8), _sample(9)]), True)
+    rows, results = [], []
+    first_layer = model.llm.model.layers[0].register_forward_hook(lambda m, a, o: rows.append(a[0].shape[:2]))
+    try:
+        for share in (True, False):
+            if not share:
+                monkeypatch.setattr('groma_mm.models.mllm.groma.shared_prefix_length', lambda *args: 0)
+            model.zero_grad()
+            loss = model(**data, mode='loss')['loss']
+            loss.backward()
+            results.append((loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    finally:
+        first_layer.remove()
+    assert rows[0][0] == 1 and rows[1][0] == 3 and rows[2][0] == 3  # prefix once, then the batch; then whole
+    (shared, shared_grads), (whole, whole_grads) = results
+    torch.testing.assert_close(shared, whole)
+    assert len(shared_grads) == len(whole_grads) > 0
+    for a, b in zip(shared_grads, whole_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
