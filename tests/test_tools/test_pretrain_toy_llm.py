@@ -72,7 +72,9 @@ def test_cut_prompts_start_at_the_region_list_and_keep_the_reply(tmp_path):
     task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
     llm = model.llm
     (full_loss, _), full = _with_llm_inputs(llm, lambda: task.prompt_loss(4, 'full'))
-    full_length = full['inputs_embeds'].shape[1]
+    # (whole prompts run their shared system line first, so the last forward's mask spans the whole prompt)
+    full_length = full['attention_mask'].shape[1]
+    assert full['inputs_embeds'].shape[1] < full_length
     (short_loss, _), seen = _with_llm_inputs(llm, lambda: task.prompt_loss(4, 'short'))
     short = seen['inputs_embeds']
     # The system line, intro and 16 image slots are gone; BOS and the region list onward stay.

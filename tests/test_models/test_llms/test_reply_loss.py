@@ -91,3 +91,20 @@ def test_shared_prefix_length_stops_at_the_first_differing_token_or_slot():
     slots[1, 2] = 1
     assert shared_prefix_length(ids, slots) == 2
     assert shared_prefix_length(ids[:1]) == 5
+
+
+def test_a_model_that_keeps_no_cache_in_training_runs_every_row_whole():
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                       num_attention_heads=2, num_key_value_heads=2))
+    llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=dict(use_reentrant=False))
+    llm.train()
+    embeds, mask, labels = _shared_batch(5)
+    rows = []
+    handle = llm.model.layers[0].register_forward_hook(lambda module, args, out: rows.append(args[0].shape[:2]))
+    try:
+        shared = reply_loss(llm, embeds, mask, labels, shared_prefix=5)
+    finally:
+        handle.remove()
+    assert (1, 5) in [tuple(r) for r in rows] and rows[-1][0] == 3 and rows[-1][1] == 12
+    torch.testing.assert_close(shared, reply_loss(llm, embeds, mask, labels))
