@@ -1,14 +1,21 @@
 """The main job end to end on a very small world: every stage runs through the real tools and every
 expected output file is written."""
+import argparse
 import glob
+import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 
 import cv2
+from mmengine.config import Config, DictAction
 
 from groma_mm.testing.paths import REPO_ROOT
+
+_spec = importlib.util.spec_from_file_location('run_main_job', osp.join(REPO_ROOT, 'tools/run_main_job.py'))
+run_main_job = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_main_job)
 
 
 def _losses(work_dir):
@@ -58,3 +65,15 @@ def test_quick_main_job_runs_every_stage_and_writes_its_outputs(tmp_path):
     picture = cv2.imread(str(work / 'grounded_examples.png'))
     # One row per held-out image (3 in the quick run), three panels per row.
     assert picture is not None and picture.shape[0] > 3 * 112 and picture.shape[1] > 3 * 112
+
+
+def test_stage3_share_scales_every_sampler_ratio_of_the_config():
+    config = run_main_job.CONFIGS['stage3']
+    assert run_main_job.sampler_share_options(config, 1.0) == []
+    options = run_main_job.sampler_share_options(config, 0.5)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg = Config.fromfile(config)
+    ratios = list(cfg.train_dataloader.sampler.ratios)
+    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    assert list(cfg.train_dataloader.sampler.ratios) == [r * 0.5 for r in ratios] and len(ratios) > 1
