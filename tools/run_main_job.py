@@ -16,7 +16,7 @@ summary.json (every metric, wall and CPU time of each step), summary.md (the tab
 grounded_examples.png are written at the end.
 
     python tools/run_main_job.py [--root DIR] [--train-images N] [--val-images N] [--seed S] [--train-seed S]
-        [--quick]
+        [--stage1-epochs N] [--stage2-epochs N] [--stage3-epochs N] [--stage3-share P] [--quick]
 """
 import argparse
 import contextlib
