@@ -53,7 +53,7 @@ def parse_args():
     # 320 training images: REC on held-out images is limited by how many distinct scenes alignment sees (with
     # 160 images, 3 epochs of stage 2 reached 60 % held-out and 81 % on training expressions; 320 images for
     # 2 epochs, about the same number of steps, 76 %). Stages 1 and 3 see each image fewer times for that.
-    parser.add_argument('--train-images', type=int, default=320)
+    parser.add_argument('--train-images', type=int, default=320, help='training images of the world')
     parser.add_argument('--val-images', type=int, default=24)
     parser.add_argument('--seed', type=int, default=0, help='world seed (0: the default world)')
     parser.add_argument('--train-seed', type=int, default=0, help='seed of every training stage')
