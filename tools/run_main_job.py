@@ -68,6 +68,8 @@ def parse_args():
                         help="share of each stage-3 dataset an epoch samples (× the config's sampler ratios)")
     parser.add_argument('--quick', action='store_true', help='a smoke run: tiny world, one epoch per stage')
     args = parser.parse_args()
+    if not args.stage3_share > 0:
+        parser.error(f'--stage3-share is the share of each stage-3 dataset an epoch samples: > 0, got {args.stage3_share}')
     args.log_interval = None
     if args.quick:
         args.train_images, args.val_images = 6, 3

@@ -77,3 +77,10 @@ def test_stage3_share_scales_every_sampler_ratio_of_the_config():
     ratios = list(cfg.train_dataloader.sampler.ratios)
     cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
     assert list(cfg.train_dataloader.sampler.ratios) == [r * 0.5 for r in ratios] and len(ratios) > 1
+
+
+def test_a_stage3_share_that_samples_nothing_is_refused_before_any_work(tmp_path):
+    out = subprocess.run([sys.executable, osp.join(REPO_ROOT, 'tools/run_main_job.py'), '--root', str(tmp_path),
+                          '--stage3-share', '0'], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and '--stage3-share' in out.stderr and '> 0' in out.stderr
+    assert not (tmp_path / 'data').exists()
