@@ -32,7 +32,7 @@ def test_benchmark_tiny_config_reports_every_stage_for_each_batch_and_generator(
     assert [(r['batch_size'], r['generator']) for r in rows] == [(1, 'static'), (1, 'hf'), (2, 'static'), (2, 'hf')]
     for row in rows:
         assert set(row['ms_per_image']) == set(STAGES) and all(v > 0 for v in row['ms_per_image'].values())
-        assert row['prefill_ms'] > 0 and row['samples_per_s'] > 0 and row['new_tokens'] == 3
+        assert row['first_call_ms'] > 0 and row['prefill_ms'] > 0 and row['samples_per_s'] > 0 and row['new_tokens'] == 3
         # With the score threshold dropped, a random proposer still gives every image its regions.
         assert row['regions_per_image'] > 0
         for stage in STAGES[:-1] + ('prefill', 'generate'):
