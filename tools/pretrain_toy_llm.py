@@ -259,8 +259,7 @@ class WordBagLookup:
 
 
 def proxy_accuracy(logits: torch.Tensor, targets: torch.Tensor, proxy_ids: torch.Tensor) -> float:
-    """Share of the ``<rK>`` targets predicted right (teacher forcing); logits (B, K, V), targets (B, K)."""
-    logits, targets = logits.flatten(0, 1), targets.flatten()
+    """Share of the ``<rK>`` targets predicted right (teacher forcing); logits (N, V), targets (N, )."""
     is_proxy = torch.isin(targets, proxy_ids)
     return (logits[is_proxy].argmax(-1) == targets[is_proxy]).float().mean().item()
 

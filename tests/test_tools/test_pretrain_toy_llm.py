@@ -57,9 +57,10 @@ def test_the_reply_names_the_only_region_whose_words_match_the_phrase(tmp_path):
 
 
 def _with_llm_inputs(llm, fn):
-    """``fn()``'s result and the keyword inputs of the LLM's last forward in it."""
+    """``fn()``'s result and the keyword inputs of the LLM decoder's last forward in it (the training loss
+    runs the decoder alone and the LM head on the labelled positions)."""
     seen = {}
-    handle = llm.register_forward_pre_hook(lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    handle = llm.get_decoder().register_forward_pre_hook(lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
     try:
         return fn(), seen
     finally:

@@ -34,15 +34,41 @@ def test_reply_loss_equals_hf_loss_over_the_whole_sequence(llm, first_labels):
     assert torch.allclose(reply_loss(llm, embeds, mask, labels), expected, atol=1e-6)
 
 
-def test_lm_head_scores_only_from_the_first_label_on(llm):
+def test_lm_head_scores_only_the_labelled_positions(llm):
     embeds, mask, labels = _batch((7, 9))
     seen = []
-    handle = llm.lm_head.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[1]))
+    handle = llm.lm_head.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape)))
     try:
         reply_loss(llm, embeds, mask, labels)
     finally:
         handle.remove()
-    assert seen == [12 - 7 + 1]
+    assert seen == [(int((labels[:, 1:] != IGNORE_INDEX).sum()), 16)]
+
+
+class _Wrapper(torch.nn.Module):
+    """Stands for a peft/FSDP/DeepSpeed wrapper: not an HF model, so it is called whole."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, **kwargs):
+        return self.inner(**kwargs)
+
+
+@pytest.mark.parametrize('shared', [0, 5])
+def test_a_wrapped_llm_gives_the_logits_of_the_plain_one(llm, shared):
+    embeds, mask, labels = _shared_batch(5)
+    seen = []
+    handle = llm.lm_head.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[1]))
+    try:
+        wrapped, wrapped_targets = reply_logits(_Wrapper(llm), embeds, mask, labels, shared)
+    finally:
+        handle.remove()
+    plain, plain_targets = reply_logits(llm, embeds, mask, labels, shared)
+    assert seen[-1] == 12 - 7 + 1  # the wrapper's head ran from the first label on, via logits_to_keep
+    assert torch.equal(wrapped_targets, plain_targets) and wrapped.shape == plain.shape
+    assert torch.allclose(wrapped, plain, atol=1e-5)
 
 
 def test_a_batch_without_labels_is_refused(llm):

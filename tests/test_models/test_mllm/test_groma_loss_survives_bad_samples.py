@@ -106,20 +106,21 @@ def test_a_non_finite_loss_is_logged_with_the_batch_samples(model, warnings):
                for m in warnings), warnings
 
 
-def test_the_lm_head_scores_only_the_reply_span_not_the_intro(model):
+def test_the_lm_head_scores_only_the_reply_tokens_not_the_intro(model):
     data = model.data_preprocessor(_batch([_sample(7), _sample(8)]), True)
     scored, embedded = [], []
-    head = model.llm.get_output_embeddings().register_forward_hook(lambda m, a, o: scored.append(a[0].shape[1]))
-    embed = model.llm.get_input_embeddings().register_forward_hook(lambda m, a, o: embedded.append(o.shape[1]))
+    head = model.llm.get_output_embeddings().register_forward_hook(lambda m, a, o: scored.append(a[0].shape))
+    embed = model.llm.get_input_embeddings().register_forward_hook(lambda m, a, o: embedded.append(o.shape[:2]))
     try:
         loss = model(**data, mode='loss')['loss']
     finally:
         head.remove()
         embed.remove()
     assert torch.isfinite(loss)
-    # The prompt is the intro (image slots, region list) and a short reply: the head sees far fewer positions
-    # (one more for the shared system line, run once for the batch).
-    assert len(embedded) == 1 and sum(scored) < embedded[0] / 2
+    # The prompts are the intro (image slots, region list) and a short reply: the head sees the reply tokens
+    # alone (the plain LLM's decoder runs without it), far fewer than the batch's positions.
+    assert len(embedded) == 1 and len(scored) == 1 and len(scored[0]) == 2
+    assert 0 < scored[0][0] < embedded[0].numel() / 4
 
 
 def test_the_shared_system_line_runs_once_and_changes_neither_loss_nor_gradients(model, monkeypatch):
