@@ -92,7 +92,8 @@ class Groma(BaseModel):
         answer_score: rank score of a ground-truth answer box no proposal stands for (default selector).
         shuffle_regions: random region order in training (inference is always ordered by score).
         save_trainable_only: checkpoints hold only trainable weights (a stage's checkpoint holds what
-            that stage trained); :meth:`full_state_dict` gives everything.
+            that stage trained), and the image tokenizer and region encoder whole even when frozen (no
+            other file holds them); :meth:`full_state_dict` gives everything.
         generation_cfg: generation options (greedy by default). A sample's metainfo ``generation_cfg``
             overrides them for that sample alone: a batch is generated in groups of equal settings.
         generator: how answers are generated: ``'hf'`` (transformers' ``generate``, every option),
@@ -186,7 +187,9 @@ class Groma(BaseModel):
             return full
         prefix = kwargs.get('prefix', '')
         trainable = {prefix + name for name, p in self.named_parameters() if p.requires_grad}
-        return OrderedDict((k, v) for k, v in full.items() if k in trainable)
+        # The proposer and the LLM come back from their own files; these two modules have no other source.
+        sourceless = tuple(f'{prefix}{name}.' for name in ('image_tokenizer', 'region_encoder'))
+        return OrderedDict((k, v) for k, v in full.items() if k in trainable or k.startswith(sourceless))
 
     def full_state_dict(self) -> Dict[str, Tensor]:
         """Every weight, for a one-file inference checkpoint."""

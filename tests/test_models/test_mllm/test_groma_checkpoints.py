@@ -51,6 +51,18 @@ def test_stage_checkpoint_holds_exactly_the_trainable_weights():
     assert len(model.full_state_dict()) > len(keys)
 
 
+def test_a_frozen_image_tokenizer_or_region_encoder_stays_in_the_stage_checkpoint():
+    # Nothing else holds their weights (no stage-1 file, no LLM folder): leaving them out loses them.
+    cfg = Config.fromfile(TINY)
+    cfg.model.update(freeze_image_tokenizer=True, freeze_region_encoder=True, proposer_checkpoint=None)
+    model = MODELS.build(cfg.model)
+    keys = set(model.state_dict())
+    for module in ('image_tokenizer', 'region_encoder'):
+        expected = {f'{module}.{k}' for k in getattr(model, module).state_dict()}
+        assert expected and expected <= keys, module
+    assert not any(k.startswith('proposer.') for k in keys)
+
+
 def test_full_checkpoint_tool_restores_the_model(tmp_path):
     # The frozen parts come from their sources, as in real use: a stage-1 checkpoint and an LLM folder.
     cfg, source = _stage2_model(0)
