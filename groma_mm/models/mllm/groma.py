@@ -1,7 +1,6 @@
 """Groma: an MLLM that refers and grounds through region tokens (paper §3)."""
 import copy
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -13,39 +12,14 @@ from torch import Tensor
 
 from groma_mm.datasets.prompt_builder import IGNORE_INDEX, GromaPromptBuilder, PromptError
 from groma_mm.models.llms.reply_loss import reply_loss, shared_prefix_length
-from groma_mm.models.mllm.generation import build_generator, generation_key
+from groma_mm.models.mllm.generation import build_generator
+from groma_mm.models.mllm.generation_batches import GenerationBatch, build_generation_batches, sample_name
 from groma_mm.models.mllm.parser import parse_grounded_answer
+from groma_mm.models.mllm.prompt_embedding import embed_prompts
 from groma_mm.models.mllm.region_selection import user_box_indices
 from groma_mm.models.mllm.shared_inputs import group_identical_boxes, group_identical_images
 from groma_mm.models.proposers.groma_proposer import detr_proposals, to_input_frame
 from groma_mm.registry import MODELS, TASK_UTILS
-
-
-def _sample_name(sample) -> str:
-    return f"{sample.get('img_path', '?')} (sample {sample.get('sample_idx', '?')})"
-
-
-def _generation_prompt(conversation: Sequence[dict]) -> List[dict]:
-    """The conversation up to its last user message: what the model answers at inference."""
-    roles = [m.get('role', m.get('from')) for m in conversation]
-    last_user = max(i for i, r in enumerate(roles) if r in ('user', 'human'))
-    return list(conversation[:last_user + 1])
-
-
-@dataclass
-class GenerationBatch:
-    """Answerable samples that share generation settings, ready for the generator.
-
-    Attributes:
-        indices: the samples' positions in the batch (N of them).
-        options: their generation options.
-        inputs_embeds: (N, L, D) left-padded prompt embeddings.
-        attention_mask: (N, L), 0 on padding.
-    """
-    indices: List[int]
-    options: dict
-    inputs_embeds: Tensor
-    attention_mask: Tensor
 
 
 @MODELS.register_module()
@@ -283,33 +257,13 @@ class Groma(BaseModel):
         return [per_set[firsts[k]] for k in set_of]
 
     def _embed(self, batch: dict, image_tokens: Tensor, region_tokens: List[Tensor]) -> Tensor:
-        """LLM input embeddings with the image/region slots replaced by visual tokens.
-
-        Args:
-            batch: padded prompts (``GromaPromptBuilder.pad``): ``input_ids``, ``image_mask``,
-                ``region_mask`` (B, L) and ``region_slot_ids`` (B lists).
-            image_tokens: (B, T, D).
-            region_tokens: B tensors (R_b, D).
-
-        Returns:
-            (B, L, D) embeddings.
-        """
-        embeds = self.llm.get_input_embeddings()(batch['input_ids'])
-        image_mask, region_mask = batch['image_mask'], batch['region_mask']
-        per_sample = image_mask.sum(1)
-        if (per_sample != image_tokens.shape[1]).any():
-            raise ValueError(f'prompts have {per_sample.tolist()} image slots but the image tokenizer gives '
-                             f'{image_tokens.shape[1]} tokens: set prompt.num_image_tokens to match')
-        embeds = embeds.masked_scatter(image_mask[..., None], image_tokens.to(embeds.dtype))
-        slots = [tokens[ids.to(tokens.device)] for tokens, ids in zip(region_tokens, batch['region_slot_ids'])]
-        if slots and sum(len(s) for s in slots):
-            embeds = embeds.masked_scatter(region_mask[..., None], torch.cat(slots).to(embeds.dtype))
-        return embeds
+        """LLM input embeddings with the image/region slots filled (:func:`embed_prompts`)."""
+        return embed_prompts(self.llm.get_input_embeddings(), batch, image_tokens, region_tokens)
 
     def _skip(self, sample, err: Exception) -> None:
         self.num_skipped += 1
         MMLogger.get_current_instance().warning(
-            f'skipped {_sample_name(sample)}: {err} ({self.num_skipped} samples skipped so far)')
+            f'skipped {sample_name(sample)}: {err} ({self.num_skipped} samples skipped so far)')
 
     # ------------------------------------------------------------------------------------ modes
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None, mode: str = 'tensor'):
@@ -339,7 +293,7 @@ class Groma(BaseModel):
             sample = data_samples[i]
             try:
                 prompt = self.prompt_builder(sample.conversation, len(regions[i]), maps[i],
-                                             grounding=sample.get('grounding', False), sample=_sample_name(sample))
+                                             grounding=sample.get('grounding', False), sample=sample_name(sample))
             except Exception as err:  # noqa: BLE001 — any malformed sample is one skipped sample, not a dead run
                 self._skip(sample, err)
                 continue
@@ -360,7 +314,7 @@ class Groma(BaseModel):
         loss = reply_loss(self.llm, embeds, batch['attention_mask'], batch['labels'], shared)
         if not torch.isfinite(loss):
             MMLogger.get_current_instance().warning(
-                f'non-finite loss {loss.item()} on the batch of ' + ', '.join(_sample_name(data_samples[i])
+                f'non-finite loss {loss.item()} on the batch of ' + ', '.join(sample_name(data_samples[i])
                                                                        for i in keep))
         return dict(loss=loss, skipped=skipped)
 
@@ -450,32 +404,10 @@ class Groma(BaseModel):
 
     def generation_batches(self, data_samples: list, image_tokens: Tensor, region_tokens: List[Tensor],
                            regions: List[InstanceData], maps: List[dict]) -> List[GenerationBatch]:
-        """Generation prompts, padded and embedded, one :class:`GenerationBatch` per distinct settings.
-
-        A sample whose prompt cannot be built gets ``error`` and joins no batch.
-        """
-        groups: Dict[tuple, GenerationBatch] = {}
-        prompts = {}
-        for i, sample in enumerate(data_samples):
-            try:
-                prompts[i] = self.prompt_builder(_generation_prompt(sample.conversation), len(regions[i]), maps[i],
-                                                 grounding=sample.get('grounding', False),
-                                                 sample=_sample_name(sample))
-            except (PromptError, ValueError) as err:  # one bad request must not sink the batch
-                sample.error = str(err)
-                continue
-            # Per-request settings (e.g. from an inferencer) travel in the metainfo and bind that sample only.
-            options = dict(self.generation_cfg, **(sample.get('generation_cfg', None) or {}))
-            key = generation_key(options)
-            groups.setdefault(key, GenerationBatch([], options, None, None)).indices.append(i)
-        device = image_tokens.device
-        for group in groups.values():
-            batch = self.prompt_builder.pad([prompts[i] for i in group.indices], padding_side='left')
-            batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
-            group.inputs_embeds = self._embed(batch, image_tokens[group.indices],
-                                              [region_tokens[i] for i in group.indices])
-            group.attention_mask = batch['attention_mask']
-        return list(groups.values())
+        """One embedded :class:`GenerationBatch` per distinct generation settings
+        (:func:`build_generation_batches`); a sample whose prompt cannot be built gets ``error``."""
+        return build_generation_batches(self.prompt_builder, self.generation_cfg, self._embed, data_samples,
+                                        image_tokens, region_tokens, regions, maps)
 
     def generate(self, batch: GenerationBatch) -> List[List[int]]:
         """The new token ids of each sample of ``batch`` (padding after a stop token)."""
