@@ -174,6 +174,29 @@ def test_image_noise_fills_the_image_slots_up_to_its_scale(tmp_path):
     assert (image.norm(dim=-1) <= 2.0 * slot_norm * 1.001).all()
 
 
+def test_image_bags_put_a_share_of_the_image_slots_to_scaled_bags_of_the_prompts_own_objects(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), slot_noise=0.0,
+                              image_bags=0.25)
+    drawn = []
+    sample = task._sample
+    task._sample = lambda: drawn.append(sample()) or drawn[-1]
+    with torch.no_grad():
+        batch, embeds = task.batch(4)
+        clean = task._bags(torch.arange(len(task.OBJECTS)))
+    unit = torch.nn.functional.normalize(clean, dim=-1)
+    for row, (_, objects, _) in enumerate(drawn):
+        image = embeds[row][batch['image_mask'][row]]
+        bagged = image.norm(dim=-1) > 0  # no image noise: every other image slot is zero
+        assert bagged.sum() == round(0.25 * len(image))
+        # each is its object's bag up to a scale in [0.5, 5], and that object is one of this prompt's
+        best = (torch.nn.functional.normalize(image[bagged], dim=-1) @ unit.T).max(-1)
+        assert (best.values > 0.999).all() and set(best.indices.tolist()) <= set(objects)
+        scale = image[bagged].norm(dim=-1) / clean[best.indices].norm(dim=-1)
+        assert ((scale >= 0.5 - 1e-4) & (scale <= 5 + 1e-4)).all()
+
+
 def test_slot_noise_sets_how_far_a_region_slot_is_from_its_word_bag(tmp_path):
     tool = _tool()
     model = _model(_world_tokenizer(tmp_path))
