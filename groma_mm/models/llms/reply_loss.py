@@ -57,10 +57,12 @@ def reply_logits(llm, inputs_embeds: Tensor, attention_mask: Tensor, labels: Ten
                      **({} if plain else dict(logits_to_keep=head_positions)))
 
     prefix = min(shared_prefix, first - 1)
+    # HF keeps no cache when it checkpoints in training: the prefix run would be thrown away.
+    checkpointing = llm.training and getattr(llm, 'is_gradient_checkpointing', False)
     cache = None
-    if prefix > 0 and len(inputs_embeds) > 1:
+    if prefix > 0 and len(inputs_embeds) > 1 and not checkpointing:
         cache = run(inputs_embeds[:1, :prefix], attention_mask[:1, :prefix], 1, use_cache=True).past_key_values
-    if cache is None:  # nothing shared, or a model that keeps no cache in training (gradient checkpointing)
+    if cache is None:  # nothing shared, or a model that kept no cache
         out = run(inputs_embeds, attention_mask, keep, use_cache=False)
     else:
         cache.batch_repeat_interleave(len(inputs_embeds))
