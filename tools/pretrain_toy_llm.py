@@ -15,7 +15,7 @@ on fresh prompts at the end, and writes an HF folder (weights, and the tokenizer
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
     python tools/pretrain_toy_llm.py CONFIG --out DIR [--phases KIND:STEPS[:EXPRESSIONS] ...] [--bare-share P]
-        [--describe P] [--expressions attributes|world] [--image-noise S] [--image-bags P] [--slot-noise S]
+        [--describe P] [--expressions attributes|world] [--image-noise S] [--image-bags P] [--slot-scale S] [--slot-noise S]
         [--batch-size B] [--lr LR] [--decay-steps N] [--max-regions N] [--seed S] [--cfg-options ...]
 
 ``--phases`` is a curriculum, run in order (default ``full:1500``). Kinds:
@@ -38,10 +38,11 @@ triangle"); the regions are the scene's objects in random order. The default, ``
 [size] colour shape" of random objects, and an LLM trained on it alone is lost on the world's longer
 expressions. ``--image-bags P`` puts that share of the image slots to word bags of the prompt's own
 objects (×0.5 to ×5): real image tokens show those objects, and the lookup must stay on the region list.
-``--image-noise S`` fills the image slots with random vectors (norm up to S × a word bag's)
-instead of zeros: in stages 2 and 3 they hold image tokens, and an LLM that never saw anything there stops
-pointing when they arrive. ``--slot-noise S`` is the Gaussian noise added to every word bag, × the bag's
-norm (default 0.3).
+``--image-noise S`` fills the image slots with random vectors (norm up to S × a region
+slot's) instead of zeros: in stages 2 and 3 they hold image tokens, and an LLM that never saw anything there
+stops pointing when they arrive. ``--slot-scale S`` scales each region slot's bag by its own factor in
+[0.5, S]: stage 2's region tokens grow to several times a bag's norm, and the lookup must not depend on it.
+``--slot-noise S`` is the Gaussian noise added to every word bag, × the bag's norm (default 0.3).
 """
 import argparse
 import itertools
@@ -93,6 +94,8 @@ def parse_args(argv=None):
                         help="image slots hold random vectors of norm up to this × a word bag's (0: zeros)")
     parser.add_argument('--image-bags', type=float, default=0.0,
                         help="share of the image slots that hold word bags of the prompt's own objects")
+    parser.add_argument('--slot-scale', type=float, default=1.0,
+                        help="each region slot's word bag is scaled by its own factor drawn in [0.5, S] (1: unscaled)")
     parser.add_argument('--slot-noise', type=float, default=0.3,
                         help="Gaussian noise added to each word bag, × the bag's norm")
     parser.add_argument('--batch-size', type=int, default=32)
@@ -128,10 +131,10 @@ class WordBagLookup:
 
     def __init__(self, model, max_regions: int, gen: torch.Generator, describe: float = 0.0,
                  expressions: str = 'attributes', image_noise: float = 0.0, scene_seed: int = 1000,
-                 slot_noise: float = 0.3, image_bags: float = 0.0) -> None:
+                 slot_noise: float = 0.3, image_bags: float = 0.0, slot_scale: float = 1.0) -> None:
         self.model, self.max_regions, self.gen, self.describe = model, max_regions, gen, describe
         self.expressions, self.image_noise, self.slot_noise = expressions, image_noise, slot_noise
-        self.image_bags = image_bags
+        self.image_bags, self.slot_scale = image_bags, slot_scale
         self.scene_seed, self.scenes_drawn, self.scene_pool = scene_seed, 0, []
         tokenizer = model.tokenizer
         vocab = tokenizer.get_vocab()
@@ -200,6 +203,17 @@ class WordBagLookup:
             reply = '<roi><box0></roi>'
         return [dict(role='user', content=question), dict(role='assistant', content=reply)], objects, asked
 
+    def _slot_bags(self, objects) -> torch.Tensor:
+        """(n, D): the word bags of a prompt's region slots, each scaled by its own factor in [0.5, slot_scale].
+
+        Stage 2's region tokens grow to several times a bag's norm, and an LLM that only met bags of one norm
+        stops pointing at them (the slot's norm drowns what the slot took from its ``<rK>``).
+        """
+        bags = self._bags(objects)
+        if self.slot_scale == 1:
+            return bags
+        return bags * (0.5 + (self.slot_scale - 0.5) * torch.rand((len(bags), 1), generator=self.gen))
+
     def _bags(self, objects) -> torch.Tensor:
         """(n, D): each object's word bag, the sum of its words' embeddings, plus noise."""
         bags = self.model.llm.get_input_embeddings()(self.word_ids[objects]).sum(1)
@@ -216,7 +230,7 @@ class WordBagLookup:
             objects.append(torch.tensor(objs))
         batch = builder.pad(prompts, padding_side='right')
         embeds = self.model.llm.get_input_embeddings()(batch['input_ids']) * (~batch['image_mask'])[..., None]
-        slots = torch.cat([self._bags(objs)[ids] for objs, ids in zip(objects, batch['region_slot_ids'])])
+        slots = torch.cat([self._slot_bags(objs)[ids] for objs, ids in zip(objects, batch['region_slot_ids'])])
         embeds = embeds.masked_scatter(batch['region_mask'][..., None], slots)
         if self.image_noise:
             embeds = embeds + batch['image_mask'][..., None] * self._image_noise(embeds.shape, slots)
@@ -269,7 +283,7 @@ class WordBagLookup:
             for k in range(len(objects)):
                 ids += [int(self.proxy_ids[k]), vocab['<region>'], vocab[',']]
             sequences.append(ids + [vocab['<p>'], *[vocab[w] for w in words], vocab['</p>'], vocab['<roi>']])
-            slots.append(self._bags(objects))
+            slots.append(self._slot_bags(objects))
             targets.append(int(self.proxy_ids[asked]))
         length = max(map(len, sequences))
         ids = torch.tensor([[tokenizer.pad_token_id] * (length - len(s)) + s for s in sequences])
@@ -308,7 +322,7 @@ def main(argv=None):
     uses_world = any(expressions == 'world' for *_, expressions in args.phases)
     task = WordBagLookup(model, args.max_regions, gen, args.describe, 'world' if uses_world else 'attributes',
                          args.image_noise, scene_seed=1000 + args.seed, slot_noise=args.slot_noise,
-                         image_bags=args.image_bags)
+                         image_bags=args.image_bags, slot_scale=args.slot_scale)
     optimizer = torch.optim.AdamW(llm.parameters(), lr=args.lr, weight_decay=0.0)
     start, log, step = time.time(), [], 0
     total = sum(steps for _, steps, _ in args.phases)

@@ -260,3 +260,27 @@ def test_a_tokenizer_without_the_world_words_is_named_with_what_it_lacks(tmp_pat
     model = _model(folder)
     with pytest.raises(ValueError, match=r'lacks the tokens \[.*\]: use the tokenizer tools/run_main_job.py'):
         tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
+    build_tiny_tokenizer(save_dir=folder)
+    model = _model(folder)
+    with pytest.raises(ValueError, match=r'lacks the tokens \[.*\]: use the tokenizer tools/run_main_job.py'):
+        tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0))
+
+
+def test_slot_scale_scales_each_region_slot_by_its_own_factor_within_the_range(tmp_path):
+    tool = _tool()
+    model = _model(_world_tokenizer(tmp_path))
+    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), slot_noise=0.0,
+                              slot_scale=5.0)
+    drawn = []
+    sample = task._sample
+    task._sample = lambda: drawn.append(sample()) or drawn[-1]
+    with torch.no_grad():
+        batch, embeds = task.batch(8)
+        clean = task._bags(torch.arange(len(task.OBJECTS)))
+    slots = embeds[batch['region_mask']]
+    objects = torch.cat([torch.tensor(objs)[ids] for (_, objs, _), ids in zip(drawn, batch['region_slot_ids'])])
+    scale = slots.norm(dim=-1) / clean[objects].norm(dim=-1)
+    cosine = torch.nn.functional.cosine_similarity(slots, clean[objects], dim=-1)
+    assert (cosine > 0.999).all()
+    assert ((scale >= 0.5 - 1e-4) & (scale <= 5 + 1e-4)).all()
+    assert scale.std() > 0.5  # a factor per slot, not one for all
