@@ -174,9 +174,12 @@ def test_image_noise_fills_the_image_slots_up_to_its_scale(tmp_path):
     assert (image.norm(dim=-1) <= 2.0 * slot_norm * 1.001).all()
 
 
-def _batch_and_its_objects(task, size: int):
-    """A batch of ``task`` with the (conversation, objects, asked) each prompt was drawn from, and the clean
-    word bags of every object (no noise when the task has ``slot_noise=0``)."""
+def _batch_and_its_objects(tmp_path, size: int, **task_options):
+    """A batch of a noise-free ``WordBagLookup(**task_options)`` on the world's tokenizer, with the
+    (conversation, objects, asked) each prompt was drawn from and the clean word bags of every object."""
+    model = _model(_world_tokenizer(tmp_path))
+    task = _tool().WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), slot_noise=0.0,
+                                 **task_options)
     drawn = []
     sample = task._sample
     task._sample = lambda: drawn.append(sample()) or drawn[-1]
@@ -187,11 +190,7 @@ def _batch_and_its_objects(task, size: int):
 
 
 def test_image_bags_put_a_share_of_the_image_slots_to_scaled_bags_of_the_prompts_own_objects(tmp_path):
-    tool = _tool()
-    model = _model(_world_tokenizer(tmp_path))
-    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), slot_noise=0.0,
-                              image_bags=0.25)
-    batch, embeds, drawn, clean = _batch_and_its_objects(task, 4)
+    batch, embeds, drawn, clean = _batch_and_its_objects(tmp_path, 4, image_bags=0.25)
     unit = torch.nn.functional.normalize(clean, dim=-1)
     for row, (_, objects, _) in enumerate(drawn):
         image = embeds[row][batch['image_mask'][row]]
@@ -274,11 +273,7 @@ def test_a_tokenizer_without_the_world_words_is_named_with_what_it_lacks(tmp_pat
 
 
 def test_slot_scale_scales_each_region_slot_by_its_own_factor_within_the_range(tmp_path):
-    tool = _tool()
-    model = _model(_world_tokenizer(tmp_path))
-    task = tool.WordBagLookup(model, max_regions=8, gen=torch.Generator().manual_seed(0), slot_noise=0.0,
-                              slot_scale=5.0)
-    batch, embeds, drawn, clean = _batch_and_its_objects(task, 8)
+    batch, embeds, drawn, clean = _batch_and_its_objects(tmp_path, 8, slot_scale=5.0)
     slots = embeds[batch['region_mask']]
     objects = torch.cat([torch.tensor(objs)[ids] for (_, objs, _), ids in zip(drawn, batch['region_slot_ids'])])
     scale = slots.norm(dim=-1) / clean[objects].norm(dim=-1)
