@@ -117,6 +117,8 @@ def parse_args(argv=None):
             parser.error(f'--{name.replace("_", "-")} must be >= 0, got {getattr(args, name)}')
     if any(kind[4:] and expressions == 'world' for kind, _, expressions in args.phases if kind.startswith('bare')):
         parser.error('bareN fixes the number of regions; with world expressions a scene decides it (use bare)')
+    if args.slot_scale < 0.5:
+        parser.error(f'--slot-scale S scales slots by a factor in [0.5, S]: S >= 0.5, got {args.slot_scale}')
     for name in ('bare_share', 'describe', 'image_bags'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f'--{name.replace("_", "-")} is a share in [0, 1], got {getattr(args, name)}')

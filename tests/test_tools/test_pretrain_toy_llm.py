@@ -281,3 +281,5 @@ def test_slot_scale_scales_each_region_slot_by_its_own_factor_within_the_range(t
     assert (cosine > 0.999).all()
     assert ((scale >= 0.5 - 1e-4) & (scale <= 5 + 1e-4)).all()
     assert scale.std() > 0.5  # a factor per slot, not one for all
+    with pytest.raises(SystemExit):
+        _tool().parse_args(['cfg.py', '--out', 'x', '--slot-scale', '0.2'])
