@@ -15,8 +15,9 @@ on fresh prompts at the end, and writes an HF folder (weights, and the tokenizer
 loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.pretrained=DIR``::
 
     python tools/pretrain_toy_llm.py CONFIG --out DIR [--phases KIND:STEPS[:EXPRESSIONS] ...] [--bare-share P]
-        [--describe P] [--expressions attributes|world] [--image-noise S] [--image-bags P] [--slot-scale S] [--slot-noise S]
-        [--batch-size B] [--lr LR] [--decay-steps N] [--max-regions N] [--seed S] [--cfg-options ...]
+        [--prompt-share P] [--describe P] [--expressions attributes|world] [--image-noise S] [--image-bags P]
+        [--slot-scale S] [--slot-noise S] [--batch-size B] [--lr LR] [--decay-steps N] [--max-regions N] [--seed S]
+        [--cfg-options ...]
 
 ``--phases`` is a curriculum, run in order (default ``full:1500``). Kinds:
 
@@ -27,8 +28,11 @@ loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.p
 * ``full``: Groma's whole prompts.
 
 After the bare phases, ``--bare-share`` of the batches stay bare, so the lookup is kept while the prompt
-grows. ``--describe P`` makes that share of Groma prompts ask for a region's description ("a small red
-circle") instead of REC, so the LLM also learns to read a region slot as words.
+grows. ``--prompt-share P`` goes the other way: during the bare phases that share of the batches are already
+Groma prompts from ``Regions:`` on (asking the expressions of the first phase that is not bare), so the lookup
+forms where the phrase sits inside a question, not only right before ``<roi>``. ``--describe P`` makes that
+share of Groma prompts ask for a region's description ("a small red circle") instead of REC, so the LLM also
+learns to read a region slot as words.
 
 A phase may name its expressions (``full:800:world``); the others use ``--expressions``.
 ``--expressions world`` draws each prompt from a scene of the synthetic world's generator (another seed
@@ -86,6 +90,8 @@ def parse_args(argv=None):
                         help='curriculum, e.g. bare5:1500 bare:1000 short:1000 mixed:1000 full:1500')
     parser.add_argument('--bare-share', type=float, default=0.25,
                         help='share of bare batches after the bare phases')
+    parser.add_argument('--prompt-share', type=float, default=0.0,
+                        help='share of the batches of the bare phases that are Groma prompts from Regions: on')
     parser.add_argument('--describe', type=float, default=0.0,
                         help='share of Groma prompts that ask for a region description instead of REC')
     parser.add_argument('--expressions', choices=('attributes', 'world'), default='attributes',
@@ -119,7 +125,7 @@ def parse_args(argv=None):
         parser.error('bareN fixes the number of regions; with world expressions a scene decides it (use bare)')
     if args.slot_scale < 0.5:
         parser.error(f'--slot-scale S scales slots by a factor in [0.5, S]: S >= 0.5, got {args.slot_scale}')
-    for name in ('bare_share', 'describe', 'image_bags'):
+    for name in ('bare_share', 'prompt_share', 'describe', 'image_bags'):
         if not 0.0 <= getattr(args, name) <= 1.0:
             parser.error(f'--{name.replace("_", "-")} is a share in [0, 1], got {getattr(args, name)}')
     return args
@@ -329,31 +335,36 @@ def main(argv=None):
     start, log, step = time.time(), [], 0
     total = sum(steps for _, steps, _ in args.phases)
     keep_bare = any(kind.startswith('bare') for kind, *_ in args.phases)
+    # The Groma prompts mixed into the bare phases ask the expressions of the first phase that is not bare.
+    prompt_expressions = next((e for kind, _, e in args.phases if not kind.startswith('bare')), args.expressions)
     for kind, steps, expressions in args.phases:
-        task.expressions = expressions
         for _ in range(steps):
             step += 1
             for group in optimizer.param_groups:
                 group['lr'] = args.lr * min(1.0, (total - step + 1) / max(args.decay_steps, 1))
-            bare = kind.startswith('bare') or (keep_bare and torch.rand((), generator=gen) < args.bare_share)
-            if bare:
-                entries = int(kind[4:] or 0) if kind.startswith('bare') else 0
-                loss, accuracy = task.bare_loss(args.batch_size, entries)
+            bare_phase = kind.startswith('bare')
+            source, task.expressions = 'bare' if bare_phase else kind, expressions
+            if bare_phase:
+                if args.prompt_share and torch.rand((), generator=gen) < args.prompt_share:
+                    source, task.expressions = 'short', prompt_expressions
+            elif keep_bare and torch.rand((), generator=gen) < args.bare_share:
+                source = 'bare'
+            if source == 'bare':
+                loss, accuracy = task.bare_loss(args.batch_size, int(kind[4:] or 0) if bare_phase else 0)
             else:
-                loss, accuracy = task.prompt_loss(args.batch_size, kind)
+                loss, accuracy = task.prompt_loss(args.batch_size, source)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(llm.parameters(), 1.0)
             optimizer.step()
             if step % args.log_every == 0 or step == total:
-                source = 'bare' if bare else kind
-                log.append(dict(step=step, phase=kind, expressions=expressions, batch=source,
+                log.append(dict(step=step, phase=kind, expressions=task.expressions, batch=source,
                                 lr=optimizer.param_groups[0]['lr'], loss=round(loss.item(), 4),
                                 proxy_accuracy=round(accuracy, 3)))
                 print(f'stage 0 step {step}/{total} ({kind}, {source} batch)  loss {loss.item():.4f}  '
                       f'<rK> accuracy {accuracy:.3f}  {time.time() - start:.0f} s', flush=True)
     llm.eval()
-    task.describe = 0.0
+    task.describe, task.expressions = 0.0, args.phases[-1][2]
     with torch.no_grad():
         fresh = dict(bare=task.bare_loss(512)[1], short=task.prompt_loss(512, 'short')[1],
                      full=task.prompt_loss(512, 'full')[1])

@@ -228,6 +228,7 @@ def test_phases_are_parsed_and_bad_ones_named(capsys):
         assert repr(bad) in capsys.readouterr().err
     for bad, named in ((['--phases', 'bare1:10'], 'need 2 to 48 regions'), (['--max-regions', '60'], 'need 2 to 48'),
                        (['--describe', '1.5'], '--describe is a share'),
+                       (['--prompt-share', '-0.1'], '--prompt-share is a share'),
                        (['--phases', 'bare3:5:world'], 'bareN fixes the number of regions'),
                        (['--decay-steps', '-1'], '--decay-steps must be >= 0')):
         with pytest.raises(SystemExit):
@@ -257,6 +258,16 @@ def test_the_written_llm_folder_loads_with_its_trained_proxy_rows(tmp_path):
     embedding = loaded.llm.get_input_embeddings().weight
     assert torch.equal(embedding, weights['model.embed_tokens.weight'])
     assert embedding[proxy].std(0).mean() > 0
+
+
+def test_prompt_share_puts_groma_prompts_asking_the_next_phases_expressions_into_the_bare_phases(tmp_path):
+    out = tmp_path / 'stage0_llm'
+    _tool().main([CONFIG, '--out', str(out), '--phases', 'bare3:3', 'full:1:world', '--prompt-share', '1',
+                  '--bare-share', '0', '--batch-size', '2', '--log-every', '1',
+                  '--cfg-options', f'model.tokenizer.pretrained={_world_tokenizer(tmp_path)}'])
+    log = json.loads((out / 'stage0_log.json').read_text())['log']
+    assert [(entry['phase'], entry['batch'], entry['expressions']) for entry in log] == [
+        ('bare3', 'short', 'world')] * 3 + [('full', 'full', 'world')]
 
 
 def test_a_tokenizer_without_the_world_words_is_named_with_what_it_lacks(tmp_path):
