@@ -41,12 +41,11 @@ WORK = 'work_dirs/main_job'
 # Stage 0's curriculum (tools/pretrain_toy_llm.py): the bare lookup over 5, then up to 8 word bags, then
 # Groma's prompts from `Regions:` on and whole, asking the world's own expressions, with random image slots
 # (a quarter of them holding the prompt's own objects, as real image tokens do) and region descriptions (half
-# the prompts), and region slots of any norm from half a bag's to five times (stage 2's tokens grow). A quarter
-# of the bare phases' batches are already Groma prompts: the lookup then carries over to them on weak seeds too.
-# The quick run only checks that the stage runs.
-STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:world', '--prompt-share', '0.25',
-          '--describe', '0.5', '--image-noise', '2', '--image-bags', '0.25', '--slot-scale', '5', '--lr', '1e-3',
-          '--decay-steps', '500', '--log-every', '100']
+# the prompts), and region slots of any norm from half a bag's to five times (stage 2's tokens grow). The quick run
+# only checks that the stage runs.
+STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:world', '--describe', '0.5',
+          '--image-noise', '2', '--image-bags', '0.25', '--slot-scale', '5', '--lr', '1e-3', '--decay-steps', '500',
+          '--log-every', '100']
 STAGE0_QUICK = ['--phases', 'bare3:2', 'short:2:world', 'full:2:world', '--describe', '0.3', '--image-noise', '2',
                 '--log-every', '1']
 
