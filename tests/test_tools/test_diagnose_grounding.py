@@ -47,3 +47,20 @@ def test_bag_regions_give_each_ground_truth_box_its_bag_and_name_a_box_that_is_n
     assert torch.equal(tokens[0], torch.stack([torch.zeros(4), torch.ones(4)]))
     with pytest.raises(KeyError, match=r'region \(9, 9, 9, 9\) is no ground-truth box'):
         encode(None, [0], [SimpleNamespace(bboxes=torch.tensor([[9.0, 9.0, 9.0, 9.0]]))], None)
+
+
+def test_zeroed_image_tokens_replaces_them_within_the_block_records_their_norm_and_restores_them():
+    tool = _tool()
+    torch.manual_seed(0)
+    model = SimpleNamespace(image_tokenizer=torch.nn.Linear(3, 4))
+    x = torch.randn(2, 5, 3)
+    before = model.image_tokenizer(x)
+    norms = []
+    with tool.zeroed_image_tokens(model, norms):
+        assert torch.equal(model.image_tokenizer(x), torch.zeros(2, 5, 4))
+    assert norms == [pytest.approx(float(before.norm(dim=-1).mean()))]
+    assert torch.equal(model.image_tokenizer(x), before)
+    with pytest.raises(RuntimeError):
+        with tool.zeroed_image_tokens(model):
+            raise RuntimeError('the block failed')
+    assert torch.equal(model.image_tokenizer(x), before)

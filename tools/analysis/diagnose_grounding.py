@@ -23,11 +23,17 @@ one table (and written as JSON with ``--out-json``):
    the region encoder's projector replaced by the least-squares linear map from its input to the word
    bags of the training objects, on proposer regions: the REC that alignment could reach with these
    region features. Word bags high and the model's REC low: stage 2's alignment is what fails.
+   A third row, *word bags, image tokens zeroed*, tells whether the trained image tokens throw the LLM's
+   lookup (word bags low, zeroed high), and the report gives the mean norm of the image tokens and of a
+   word bag (stage 2 grows image tokens to 10-30 times a bag's norm, and some stage-0 LLMs stop pointing
+   beside them).
 """
 import argparse
 import json
 import os.path as osp
 from collections import defaultdict
+from contextlib import contextmanager
+from typing import Optional
 
 import numpy as np
 import torch
@@ -184,6 +190,21 @@ def projector_inputs(model, inferencer, objects: list, batch_size: int) -> torch
     return torch.cat(seen).float()
 
 
+@contextmanager
+def zeroed_image_tokens(model, norms: Optional[list] = None):
+    """Within the block the image tokenizer gives zeros; ``norms`` (if given) receives the mean norm of
+    the image tokens it replaced, one value per call."""
+    def hook(module, args, out):
+        if norms is not None:
+            norms.append(float(out.norm(dim=-1).mean()))
+        return torch.zeros_like(out)
+    handle = model.image_tokenizer.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def bag_regions(bags_by_box: dict):
     """An ``encode_regions`` that gives each ground-truth region its object's word bag."""
     def bag(box: torch.Tensor) -> torch.Tensor:
@@ -262,6 +283,12 @@ def main():
                                             for o, bag in zip(every, word_bags(model, every))})
         for split in ('train', 'val'):
             report['rec'][f'{split}_bags'] = rec_scores(inferencer, samples[split], args.batch_size)
+        norms = []
+        with zeroed_image_tokens(model, norms):
+            for split in ('train', 'val'):
+                report['rec'][f'{split}_bags_no_image'] = rec_scores(inferencer, samples[split], args.batch_size)
+        report['norms'] = dict(image_token=float(np.mean(norms)),
+                               word_bag=float(word_bags(model, every).norm(dim=-1).mean()))
 
     print('\nlinear probe on region features, train objects → held-out objects (accuracy %)')
     print(f'{"attribute":<10} {"frozen encoder":>15} {"region token":>13} {"chance":>7}')
@@ -272,10 +299,14 @@ def main():
     names = dict(train='training / proposer', val='held-out / proposer', train_oracle='training / oracle',
                  val_oracle='held-out / oracle', train_fitted='training / fitted projector',
                  val_fitted='held-out / fitted projector', train_bags='training / word bags',
-                 val_bags='held-out / word bags')
+                 val_bags='held-out / word bags', train_bags_no_image='training / bags, no image',
+                 val_bags_no_image='held-out / bags, no image')
     for key, row in report['rec'].items():
         print(f'{names[key]:<30} {row["acc"]:>9.1f} {row["target_in_regions"]:>20.1f} {row["chance"]:>9.1f} '
               f'{row["num"]:>5}')
+    if 'norms' in report:
+        print(f'\nmean norm of an image token {report["norms"]["image_token"]:.2f}, '
+              f'of a word bag {report["norms"]["word_bag"]:.2f}')
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump(report, f, indent=1)
