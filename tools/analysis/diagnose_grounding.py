@@ -25,7 +25,7 @@ one table (and written as JSON with ``--out-json``):
    region features. Word bags high and the model's REC low: stage 2's alignment is what fails.
    A third row, *word bags, image tokens zeroed*, tells whether the trained image tokens throw the LLM's
    lookup (word bags low, zeroed high), and the report gives the mean norm of the image tokens and of a
-   word bag (stage 2 grows image tokens to 10-30 times a bag's norm, and some stage-0 LLMs stop pointing
+   word bag (stage 2 grows image tokens to 15-30 times a bag's norm, and some stage-0 LLMs stop pointing
    beside them).
 """
 import argparse
@@ -279,8 +279,9 @@ def main():
         report['rec'][f'{split}_oracle'] = rec_scores(inferencer, samples[split], args.batch_size)
     if args.word_bags:
         every = objects['train'] + objects['val']
+        every_bag = word_bags(model, every)
         model.encode_regions = bag_regions({tuple(round(v) for v in o['box']): bag
-                                            for o, bag in zip(every, word_bags(model, every))})
+                                            for o, bag in zip(every, every_bag)})
         for split in ('train', 'val'):
             report['rec'][f'{split}_bags'] = rec_scores(inferencer, samples[split], args.batch_size)
         norms = []
@@ -288,21 +289,21 @@ def main():
             for split in ('train', 'val'):
                 report['rec'][f'{split}_bags_no_image'] = rec_scores(inferencer, samples[split], args.batch_size)
         report['norms'] = dict(image_token=float(np.mean(norms)),
-                               word_bag=float(word_bags(model, every).norm(dim=-1).mean()))
+                               word_bag=float(every_bag.norm(dim=-1).mean()))
 
     print('\nlinear probe on region features, train objects → held-out objects (accuracy %)')
     print(f'{"attribute":<10} {"frozen encoder":>15} {"region token":>13} {"chance":>7}')
     for attribute, row in report['probe'].items():
         print(f'{attribute:<10} {row["encoder"]:>15.1f} {row["region_token"]:>13.1f} {row["chance"]:>7.1f}')
     print('\nREC (greedy answers)')
-    print(f'{"expressions / regions":<30} {"Acc@0.5 %":>9} {"target in regions %":>20} {"chance %":>9} {"n":>5}')
+    print(f'{"expressions / regions":<31} {"Acc@0.5 %":>9} {"target in regions %":>20} {"chance %":>9} {"n":>5}')
     names = dict(train='training / proposer', val='held-out / proposer', train_oracle='training / oracle',
                  val_oracle='held-out / oracle', train_fitted='training / fitted projector',
                  val_fitted='held-out / fitted projector', train_bags='training / word bags',
-                 val_bags='held-out / word bags', train_bags_no_image='training / bags, no image',
-                 val_bags_no_image='held-out / bags, no image')
+                 val_bags='held-out / word bags', train_bags_no_image='training / word bags, no image',
+                 val_bags_no_image='held-out / word bags, no image')
     for key, row in report['rec'].items():
-        print(f'{names[key]:<30} {row["acc"]:>9.1f} {row["target_in_regions"]:>20.1f} {row["chance"]:>9.1f} '
+        print(f'{names[key]:<31} {row["acc"]:>9.1f} {row["target_in_regions"]:>20.1f} {row["chance"]:>9.1f} '
               f'{row["num"]:>5}')
     if 'norms' in report:
         print(f'\nmean norm of an image token {report["norms"]["image_token"]:.2f}, '
