@@ -30,7 +30,6 @@ one table (and written as JSON with ``--out-json``):
 """
 import argparse
 import json
-import os.path as osp
 from collections import defaultdict
 from contextlib import contextmanager
 from typing import Optional
@@ -39,7 +38,7 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 
-ATTRIBUTES = ('colour', 'shape', 'size')
+from groma_mm.datasets.synthetic_world import ATTRIBUTES, world_objects
 
 
 def parse_args():
@@ -59,20 +58,6 @@ def parse_args():
 
 
 # ----------------------------------------------------------------------------------------------- data
-def load_objects(world: str) -> dict:
-    """``split`` → list of dict(img_path, box (xyxy), colour, shape, size) from the world's scenes.json."""
-    with open(osp.join(world, 'scenes.json')) as f:
-        scenes = json.load(f)
-    objects = defaultdict(list)
-    for scene in scenes:
-        path = osp.join(world, 'images', scene['file_name'])
-        for obj in scene['objects']:
-            x, y, w, h = obj['bbox']
-            objects[scene['split']].append(dict(img_path=path, box=[x, y, x + w, y + h],
-                                                **{a: obj[a] for a in ATTRIBUTES}))
-    return objects
-
-
 def rec_samples(cfg: Config, world: str, split: str, limit: int, seed: int) -> list:
     """(img_path, expression, gt box) of the config's REC test set with ``split``, a seeded subset."""
     from groma_mm.registry import DATASETS
@@ -256,7 +241,7 @@ def main():
     cfg = load_config(args.config, args.cfg_options)
     inferencer = GromaInferencer(cfg, args.checkpoint)
     model = inferencer.model
-    objects = load_objects(args.world)
+    objects = world_objects(args.world)
 
     report = dict(probe=probe_table(model, inferencer, objects, args.batch_size), rec={})
     samples = {split: rec_samples(cfg, args.world, split, args.max_rec, args.seed) for split in ('train', 'val')}

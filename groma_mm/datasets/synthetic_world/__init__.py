@@ -7,10 +7,11 @@ so the real readers and the real pipeline run on it. See :mod:`.world` for the l
 """
 from .expressions import Description, is_unique, match, parse_expression, referring_expressions, shortest_unique
 from .scene import COLOURS, SHAPES, SIZES, Scene, Shape, sample_scene, shape_mask
-from .world import generate_world, layout, world_vocabulary
+from .world import ATTRIBUTES, generate_world, layout, world_objects, world_vocabulary
 
 __all__ = [
-    'generate_world', 'layout', 'world_vocabulary', 'sample_scene', 'Scene', 'Shape', 'shape_mask', 'SHAPES',
+    'generate_world', 'layout', 'world_vocabulary', 'world_objects', 'ATTRIBUTES', 'sample_scene', 'Scene', 'Shape',
+    'shape_mask', 'SHAPES',
     'COLOURS', 'SIZES',
     'Description', 'parse_expression', 'match', 'is_unique', 'shortest_unique', 'referring_expressions'
 ]

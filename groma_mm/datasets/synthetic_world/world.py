@@ -201,6 +201,24 @@ def world_vocabulary(out_dir: str) -> List[str]:
     return sorted({w.lower() for w in words})
 
 
+ATTRIBUTES = ('colour', 'shape', 'size')
+
+
+def world_objects(out_dir: str) -> Dict[str, List[dict]]:
+    """``split`` → every object of a written world's scenes.json: ``dict(img_path, box (x1, y1, x2, y2),
+    colour, shape, size)``, in scene order."""
+    with open(layout(out_dir)['scenes']) as f:
+        scenes = json.load(f)
+    objects: Dict[str, List[dict]] = {}
+    for scene in scenes:
+        path = osp.join(out_dir, 'images', scene['file_name'])
+        for obj in scene['objects']:
+            x, y, w, h = obj['bbox']
+            objects.setdefault(scene['split'], []).append(
+                dict(img_path=path, box=[x, y, x + w, y + h], **{a: obj[a] for a in ATTRIBUTES}))
+    return objects
+
+
 def _split_of(scenes: List[dict], image_id: int) -> str:
     # scenes are stored in image-id order starting at 1
     return scenes[image_id - 1]['split']

@@ -59,15 +59,15 @@ class Groma(BaseModel):
         image_layer: index (into the encoder outputs) of the layer the image tokenizer reads.
         region_layers: indices of the layers the region encoder reads (of ``region_feature_encoder``'s
             outputs when there is one).
-        region_feature_encoder: an encoder of the region encoder's own (e.g. ``FrozenRandomConvEncoder``;
+        region_feature_encoder: an encoder of the region encoder's own (e.g. ``FrozenConvEncoder``;
             it trains if it has trainable weights), for when the proposer's encoder is not general-purpose (the toy configs, whose ViT
             learns objectness only); ``None``: the region encoder reads the proposer's encoder, as Groma.
         num_proxy_tokens: N of ``<r0>…<r{N-1}>``; at most N regions per image.
         answer_score: rank score of a ground-truth answer box no proposal stands for (default selector).
         shuffle_regions: random region order in training (inference is always ordered by score).
         save_trainable_only: checkpoints hold only trainable weights (a stage's checkpoint holds what
-            that stage trained), and the image tokenizer and region encoder whole even when frozen (no
-            other file holds them); :meth:`full_state_dict` gives everything.
+            that stage trained), and the image tokenizer, region encoder and region feature encoder whole
+            even when frozen (no other file holds them); :meth:`full_state_dict` gives everything.
         generation_cfg: generation options (greedy by default). A sample's metainfo ``generation_cfg``
             overrides them for that sample alone: a batch is generated in groups of equal settings.
         generator: how answers are generated: ``'hf'`` (transformers' ``generate``, every option),
@@ -161,8 +161,10 @@ class Groma(BaseModel):
             return full
         prefix = kwargs.get('prefix', '')
         trainable = {prefix + name for name, p in self.named_parameters() if p.requires_grad}
-        # The proposer and the LLM come back from their own files; these two modules have no other source.
-        sourceless = tuple(f'{prefix}{name}.' for name in ('image_tokenizer', 'region_encoder'))
+        # The proposer and the LLM come back from their own files; these modules have no other source (a
+        # pretrained region feature encoder's file is named only in the stage that first builds it).
+        sourceless = tuple(f'{prefix}{name}.'
+                           for name in ('image_tokenizer', 'region_encoder', 'region_feature_encoder'))
         return OrderedDict((k, v) for k, v in full.items() if k in trainable or k.startswith(sourceless))
 
     def full_state_dict(self) -> Dict[str, Tensor]:

@@ -42,7 +42,9 @@ def _stage2_model(seed, proposer_checkpoint=None, llm_dir=None):
 def test_stage_checkpoint_holds_exactly_the_trainable_weights():
     _, model = _stage2_model(0)
     keys = set(model.state_dict())
-    assert keys == {n for n, p in model.named_parameters() if p.requires_grad}
+    # and the frozen region feature encoder, which has no other file (next test)
+    features = {f'region_feature_encoder.{k}' for k in model.region_feature_encoder.state_dict()}
+    assert features and keys == {n for n, p in model.named_parameters() if p.requires_grad} | features
     assert not any(k.startswith('proposer.') for k in keys)
     assert any(k.startswith('region_encoder.') for k in keys) and any(k.startswith('image_tokenizer.') for k in keys)
     # The frozen LLM contributes only its (row-masked) embedding / head matrices.
@@ -51,13 +53,14 @@ def test_stage_checkpoint_holds_exactly_the_trainable_weights():
     assert len(model.full_state_dict()) > len(keys)
 
 
-def test_a_frozen_image_tokenizer_or_region_encoder_stays_in_the_stage_checkpoint():
-    # Nothing else holds their weights (no stage-1 file, no LLM folder): leaving them out loses them.
+def test_a_frozen_image_tokenizer_region_encoder_or_region_feature_encoder_stays_in_the_stage_checkpoint():
+    # Nothing else holds their weights (no stage-1 file, no LLM folder; a pretrained region feature
+    # encoder's file is named only where stage 2 builds it): leaving them out loses them.
     cfg = Config.fromfile(TINY)
     cfg.model.update(freeze_image_tokenizer=True, freeze_region_encoder=True, proposer_checkpoint=None)
     model = MODELS.build(cfg.model)
     keys = set(model.state_dict())
-    for module in ('image_tokenizer', 'region_encoder'):
+    for module in ('image_tokenizer', 'region_encoder', 'region_feature_encoder'):
         expected = {f'{module}.{k}' for k in getattr(model, module).state_dict()}
         assert expected and expected <= keys, module
     assert not any(k.startswith('proposer.') for k in keys)

@@ -53,8 +53,8 @@ def test_with_a_feature_encoder_region_tokens_ignore_the_proposer_encoder():
     after = _region_tokens(model, inputs, samples)
     # The proposals move with the proposer's encoder; the user box's token (listed first) does not.
     assert torch.allclose(before[0], after[0])
-    assert not any(k.startswith('region_feature_encoder.') for k in model.state_dict())
-    assert any(k.startswith('region_feature_encoder.') for k in model.full_state_dict())
+    # Frozen, yet in the stage checkpoint: a pretrained encoder's file is named only where stage 2 builds it.
+    assert any(k.startswith('region_feature_encoder.') for k in model.state_dict())
 
 
 @torch.no_grad()

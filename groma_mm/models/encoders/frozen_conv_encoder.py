@@ -1,35 +1,40 @@
-"""A frozen, randomly initialized conv stack: general-purpose image features for toy-scale region tokens."""
+"""A frozen conv stack, random or pretrained: general-purpose image features for toy-scale region tokens."""
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from groma_mm.engine.checkpoint_loading import checkpoint_state_dict, load_local_checkpoint
 from groma_mm.registry import MODELS
 
 
 @MODELS.register_module()
-class FrozenRandomConvEncoder(BaseModule):
-    """Conv 3×3 + ReLU layers with fixed random weights, never trained.
+class FrozenConvEncoder(BaseModule):
+    """Conv 3×3 + ReLU layers with fixed weights: random from ``seed``, or pretrained from ``checkpoint``.
 
     Groma's region tokens read DINOv2, a general-purpose encoder that keeps colour and shape. The toy
     configs have no such encoder: their ViT is trained from scratch in stage 1 for class-agnostic
     objectness only and drops most of the shape of small objects (a linear probe finds it for 44 % of
     held-out objects of the synthetic world, chance 32 %). Random convolutions are a cheap stand-in for
     general features: RoIAlign 4×4 of this encoder's second layer (32 channels, stride 2) lets a linear
-    probe find colour, shape and size of 99 %, 99 % and 88 % of those objects. The region encoder reads
-    it through ``Groma(region_feature_encoder=...)``; the proposer keeps its own ViT.
+    probe find colour, shape and size of 99 %, 99 % and 88 % of those objects, but shape and size are a few
+    weak directions (5 % and 0.4 % of the variance, colour 60 %), and for most toy LLMs alignment (stage 2)
+    does not find them. ``tools/pretrain_region_features.py`` trains these layers on the world's attribute
+    labels first, as DINOv2 comes pretrained, and writes the ``checkpoint`` they are then loaded from. The
+    region encoder reads it through ``Groma(region_feature_encoder=...)``; the proposer keeps its own ViT.
 
-    The weights come from ``seed`` alone (Kaiming-normal, zero bias), independent of the global RNG, so a
-    stage that does not save them (they are frozen) rebuilds the same encoder. ``init_weights`` leaves
-    them as they are.
+    The random weights come from ``seed`` alone (Kaiming-normal, zero bias), independent of the global RNG.
+    The layers never train inside Groma; ``init_weights`` leaves them as they are. Groma's stage
+    checkpoints hold them, so later stages and tests need not name the ``checkpoint`` again.
 
     Args:
         in_channels: image channels.
         channels: output channels of each layer.
         strides: stride of each layer.
-        seed: the seed of the weights.
+        seed: the seed of the random weights.
+        checkpoint: a state dict of this encoder (``torch.save`` file) to load instead; ``None``: random.
 
     Input (B, in_channels, H, W); output: a tuple with each layer's map (B, channels[i], H / s_i, W / s_i),
     s_i the product of the strides so far.
@@ -40,6 +45,7 @@ class FrozenRandomConvEncoder(BaseModule):
                  channels: Sequence[int] = (32, 32),
                  strides: Sequence[int] = (1, 2),
                  seed: int = 0,
+                 checkpoint: Optional[str] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if len(channels) != len(strides) or not channels:
@@ -54,10 +60,23 @@ class FrozenRandomConvEncoder(BaseModule):
             layers.append(conv)
             width = out
         self.layers = nn.ModuleList(layers)
+        if checkpoint:
+            self._load(checkpoint)
         self.requires_grad_(False)
 
+    def _load(self, checkpoint: str) -> None:
+        state = checkpoint_state_dict(load_local_checkpoint(checkpoint))
+        ours = self.state_dict()
+        wrong = sorted(set(ours) ^ set(state)) + [
+            f'{k} {tuple(v.shape)} vs {tuple(ours[k].shape)}' for k, v in state.items()
+            if k in ours and v.shape != ours[k].shape]
+        if wrong:
+            raise ValueError(f'{checkpoint} is not a checkpoint of this {type(self).__name__} (channels and '
+                             f'strides as the config): {", ".join(wrong)}')
+        self.load_state_dict(state)
+
     def init_weights(self):
-        """The weights are fixed by ``seed`` at construction; nothing to initialize."""
+        """The weights are fixed at construction (``seed`` or ``checkpoint``); nothing to initialize."""
 
     def train(self, mode: bool = True):
         return super().train(False)
