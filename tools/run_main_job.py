@@ -5,8 +5,7 @@ stage 1 → 2 → 3, tools/test.py, tools/analysis/draw_grounded_examples.py —
 
 1. a synthetic grounding world in the public formats (COCO, RefCOCO, VG, Flickr30k Entities, chats);
 2. stage 0: the toy LLM's pretraining (Vicuna's part in the paper: text-only lookups in Groma's prompt),
-   beside stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100), and
-   the region feature encoder's pretraining on the world's attribute labels (DINOv2's part in the paper);
+   beside stage 1: the tiny region proposer (class-agnostic), evaluated on held-out images (AR@100);
 3. stage 2: alignment (region encoder, projectors, new tokens; frozen LLM);
 4. stage 3: instruction finetuning (+ LLM);
 5. REC Acc@0.5 and, beside it, region-caption scores on held-out images;
@@ -49,7 +48,6 @@ STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:w
           '--log-every', '100']
 STAGE0_QUICK = ['--phases', 'bare3:2', 'short:2:world', 'full:2:world', '--describe', '0.3', '--image-noise', '2',
                 '--log-every', '1']
-REGION_FEATURES_QUICK = ['--steps', '3', '--images-per-step', '4']
 
 
 def parse_args():
@@ -248,20 +246,13 @@ def main():
         proposals = printed_metrics(
             steps.run('stage 1 test', 'tools/test.py', CONFIGS['stage1'], stage1_ckpt, '--work-dir',
                       f'{WORK}/stage1_test', threads=1))
-        # The region tokens' encoder comes pretrained, as DINOv2 does (tools/pretrain_region_features.py).
-        region_features = f'{WORK}/region_features.pth'
-        steps.run('region features', 'tools/pretrain_region_features.py', CONFIGS['stage2'], '--world', WORLD,
-                  '--out', region_features, '--seed', str(args.train_seed),
-                  *(REGION_FEATURES_QUICK if args.quick else []), threads=1)
     steps.signal(stage0, signal.SIGUSR1)  # stage 0 may take both cores now
     steps.wait(stage0)
 
     # Stages 2 and 3: the MLLM on the world's REC / region / grounded-caption / chat files, with stage 0's LLM.
     common = [f'model.proposer_checkpoint={stage1_ckpt}', f'model.llm.pretrained={llm_dir}', 'model.llm.config=None',
               f'model.tokenizer.pretrained={llm_dir}']
-    # Stage 2 loads the pretrained region feature encoder; its checkpoint carries it to stage 3 and the tests.
-    stage2 = common + [f'model.region_feature_encoder.checkpoint={region_features}']
-    stage2 += epochs_options(args.stage2_epochs, validate=False)
+    stage2 = common + epochs_options(args.stage2_epochs, validate=False)
     steps.run('stage 2 train', 'tools/train.py', CONFIGS['stage2'], '--work-dir', f'{WORK}/stage2', '--cfg-options',
               *stage2, *logging, *seed)
     stage2_ckpt = last_checkpoint(osp.join(work, 'stage2'))
