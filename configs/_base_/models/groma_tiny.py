@@ -12,7 +12,8 @@ model = dict(
     proposer_checkpoint=None,
     image_tokenizer=dict(type='MergedPatchTokenizer', in_channels=64, merge=2),
     # Region tokens read a frozen random conv (a stand-in for DINOv2's general features; the ViT above
-    # learns objectness only and drops shape): its stride-2 layer, RoIAlign 4×4.
+    # learns objectness only and drops shape): its stride-2 layer, RoIAlign 4×4. `checkpoint=FILE` loads weights
+    # that tools/pretrain_region_features.py trained on the world's attributes instead (docs/main_job.md).
     region_feature_encoder=dict(type='FrozenConvEncoder', channels=(32, 32), strides=(1, 2)),
     region_layers=(-1, ),
     region_encoder=dict(
