@@ -60,10 +60,12 @@ class ObjectCrops:
             for p in paths])
         index = {p: i for i, p in enumerate(paths)}
         self.boxes = torch.tensor([[index[o['img_path']], *o['box']] for o in objects], dtype=torch.float)
-        try:
-            self.labels = torch.tensor([[names[a].index(o[a]) for a in ATTRIBUTES] for o in objects])
-        except ValueError as err:  # a held-out object with a value the training split never shows
-            raise ValueError(f'{err}: every colour, shape and size needs training objects') from None
+        unseen = sorted({f'{a} {o[a]!r} ({o["img_path"]})' for o in objects for a in ATTRIBUTES
+                         if o[a] not in names[a]})
+        if unseen:  # a held-out object with a value the training split never shows: no head class for it
+            raise ValueError(f'no training object has {", ".join(unseen[:5])}: every colour, shape and size '
+                             'needs training objects')
+        self.labels = torch.tensor([[names[a].index(o[a]) for a in ATTRIBUTES] for o in objects])
 
     def pick(self, images: torch.Tensor):
         """Images ``images`` (indices) and their objects, the boxes re-indexed into that batch."""
