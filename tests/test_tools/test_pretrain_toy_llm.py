@@ -230,7 +230,8 @@ def test_phases_are_parsed_and_bad_ones_named(capsys):
                        (['--describe', '1.5'], '--describe is a share'),
                        (['--prompt-share', '-0.1'], '--prompt-share is a share'),
                        (['--phases', 'bare3:5:world'], 'bareN fixes the number of regions'),
-                       (['--decay-steps', '-1'], '--decay-steps must be >= 0')):
+                       (['--decay-steps', '-1'], '--decay-steps must be >= 0'),
+                       (['--sharpen', '0.9', '2.5'], 'EXTRA is a number of steps')):
         with pytest.raises(SystemExit):
             tool.parse_args(['cfg.py', '--out', 'x', *bad])
         assert named in capsys.readouterr().err
@@ -294,3 +295,17 @@ def test_slot_scale_scales_each_region_slot_by_its_own_factor_within_the_range(t
     assert scale.std() > 0.5  # a factor per slot, not one for all
     with pytest.raises(SystemExit):
         _tool().parse_args(['cfg.py', '--out', 'x', '--slot-scale', '0.2'])
+
+
+def test_sharpen_runs_a_bare_phase_past_its_steps_until_its_lookup_is_sharp_or_the_extra_steps_end(tmp_path):
+    out = tmp_path / 'stage0_llm'
+    tokenizer = _world_tokenizer(tmp_path)
+    # No LLM this small reaches accuracy 1.01: the bare phase takes all 4 extra steps, the last phase none.
+    _tool().main([CONFIG, '--out', str(out), '--phases', 'bare3:2', 'full:1', '--sharpen', '1.01', '4',
+                  '--batch-size', '2', '--log-every', '1', '--lr', '1e-3', '--decay-steps', '2',
+                  '--cfg-options', f'model.tokenizer.pretrained={tokenizer}'])
+    log = json.loads((out / 'stage0_log.json').read_text())['log']
+    assert [(entry['step'], entry['phase']) for entry in log] == [(k, 'bare3') for k in range(1, 7)] + [(7, 'full')]
+    # The decay counts the steps left of the phases, not the extra ones.
+    assert [entry['lr'] for entry in log] == pytest.approx([1e-3] * 6 + [5e-4])
+
