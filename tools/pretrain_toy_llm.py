@@ -110,6 +110,8 @@ def parse_args(argv=None):
     parser.add_argument('--slot-noise', type=float, default=0.3,
                         help="Gaussian noise added to each word bag, × the bag's norm")
     parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument('--bare-batch-size', type=int,
+                        help='batch size of the bare phases (default: --batch-size)')
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--decay-steps', type=int, default=0,
                         help='the learning rate falls linearly towards 0 over the last N steps (0: constant)')
@@ -122,6 +124,7 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
     args = parser.parse_args(argv)
     objects = len(SIZES) * len(COLOURS) * len(SHAPES)
+    args.bare_batch_size = args.bare_batch_size or args.batch_size
     args.phases = [(kind, steps, expressions or args.expressions) for kind, steps, expressions in args.phases]
     entries = [int(kind[4:]) for kind, *_ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]
     if not all(2 <= n <= objects for n in entries):
@@ -366,7 +369,8 @@ def main(argv=None):
             elif keep_bare and torch.rand((), generator=gen) < args.bare_share:
                 source = 'bare'
             if source == 'bare':
-                loss, accuracy = task.bare_loss(args.batch_size, int(kind[4:] or 0) if bare_phase else 0)
+                loss, accuracy = task.bare_loss(args.bare_batch_size if bare_phase else args.batch_size,
+                                                int(kind[4:] or 0) if bare_phase else 0)
                 recent.append(accuracy)
             else:
                 loss, accuracy = task.prompt_loss(args.batch_size, source)

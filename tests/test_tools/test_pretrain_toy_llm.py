@@ -309,3 +309,18 @@ def test_sharpen_runs_a_bare_phase_past_its_steps_until_its_lookup_is_sharp_or_t
     # The decay counts the steps left of the phases, not the extra ones.
     assert [entry['lr'] for entry in log] == pytest.approx([1e-3] * 6 + [5e-4])
 
+
+
+def test_bare_batch_size_sets_the_batch_of_the_bare_phases_only(tmp_path, monkeypatch):
+    tool = _tool()
+    sizes = []
+    bare_loss, prompt_loss = tool.WordBagLookup.bare_loss, tool.WordBagLookup.prompt_loss
+    monkeypatch.setattr(tool.WordBagLookup, 'bare_loss', lambda self, b, *a: sizes.append(('bare', b)) or
+                        bare_loss(self, b, *a))
+    monkeypatch.setattr(tool.WordBagLookup, 'prompt_loss', lambda self, b, *a: sizes.append(('prompt', b)) or
+                        prompt_loss(self, b, *a))
+    tool.main([CONFIG, '--out', str(tmp_path / 'stage0_llm'), '--phases', 'bare3:2', 'full:1', '--batch-size', '4',
+               '--bare-batch-size', '2', '--bare-share', '0',
+               '--cfg-options', f'model.tokenizer.pretrained={_world_tokenizer(tmp_path)}'])
+    # Training steps first, then the 512 fresh prompts of the final score.
+    assert sizes[:3] == [('bare', 2), ('bare', 2), ('prompt', 4)]
