@@ -16,8 +16,8 @@ loads Vicuna: ``model.llm.pretrained=DIR model.llm.config=None model.tokenizer.p
 
     python tools/pretrain_toy_llm.py CONFIG --out DIR [--phases KIND:STEPS[:EXPRESSIONS] ...] [--bare-share P]
         [--prompt-share P] [--describe P] [--expressions attributes|world] [--image-noise S] [--image-bags P]
-        [--slot-scale S] [--slot-noise S] [--batch-size B] [--lr LR] [--decay-steps N] [--sharpen ACC EXTRA]
-        [--max-regions N] [--seed S] [--cfg-options ...]
+        [--slot-scale S] [--slot-noise S] [--batch-size B] [--bare-batch-size B] [--lr LR] [--decay-steps N]
+        [--sharpen ACC EXTRA] [--max-regions N] [--seed S] [--cfg-options ...]
 
 ``--phases`` is a curriculum, run in order (default ``full:1500``). Kinds:
 
@@ -51,7 +51,10 @@ stops pointing when they arrive. ``--slot-scale S`` scales each region slot's ba
 Where the lookup leaves its plateau is a draw (600 to over 1200 steps of ``bare5``, by seed), and prompts built
 on a lookup that is not yet sharp stay weak. ``--sharpen ACC EXTRA`` runs each bare phase up to EXTRA steps
 past its own until the ``<rK>`` accuracy of its last 100 batches reaches ACC (the learning-rate decay counts
-the phases' own steps). It is not in the main job: docs/main_job.md has what it gave and cost.
+the phases' own steps). It is not in the main job: docs/main_job.md has what it gave and cost. The main job
+instead runs its bare phases with ``--bare-batch-size 16`` for twice the steps: the plateau is left after about as
+many steps at either batch size, and a step of 16 costs about half as much (which seeds draw a good LLM changes
+with it: docs/main_job.md).
 """
 import argparse
 import itertools
