@@ -51,10 +51,9 @@ stops pointing when they arrive. ``--slot-scale S`` scales each region slot's ba
 Where the lookup leaves its plateau is a draw (600 to over 1200 steps of ``bare5``, by seed), and prompts built
 on a lookup that is not yet sharp stay weak. ``--sharpen ACC EXTRA`` runs each bare phase up to EXTRA steps
 past its own until the ``<rK>`` accuracy of its last 100 batches reaches ACC (the learning-rate decay counts
-the phases' own steps). It is not in the main job: docs/main_job.md has what it gave and cost. The main job
-instead runs its bare phases with ``--bare-batch-size 16`` for twice the steps: the plateau is left after about as
-many steps at either batch size, and a step of 16 costs about half as much (which seeds draw a good LLM changes
-with it: docs/main_job.md).
+the phases' own steps). ``--bare-batch-size B`` gives the bare phases their own batch size: at 16 the plateau
+is left after about as many steps as at 32, for half the cost a step. Neither is in the main job: with its bare
+phases at 16 for twice the steps, other seeds drew good LLMs, not more of them (docs/main_job.md).
 """
 import argparse
 import itertools

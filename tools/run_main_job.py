@@ -41,13 +41,11 @@ WORK = 'work_dirs/main_job'
 # Stage 0's curriculum (tools/pretrain_toy_llm.py): the bare lookup over 5, then up to 8 word bags, then
 # Groma's prompts from `Regions:` on and whole, asking the world's own expressions, with random image slots
 # (a quarter of them holding the prompt's own objects, as real image tokens do) and region descriptions (half
-# the prompts), and region slots of any norm from half a bag's to five times (stage 2's tokens grow). The bare
-# phases run batches of 16: where the lookup leaves its plateau is a draw counted in steps, and half-size batches
-# take twice the steps in about 1.3 times the time (seeds 0 / 1 / 2: 0.94 / 0.55 / 0.93 on fresh whole prompts,
-# where batches of 32 drew 0.54 / 0.95 / 0.70; docs/main_job.md). The quick run only checks that the stage runs.
-STAGE0 = ['--phases', 'bare5:2400', 'bare:2000', 'short:600:world', 'full:1000:world', '--bare-batch-size', '16',
-          '--describe', '0.5', '--image-noise', '2', '--image-bags', '0.25', '--slot-scale', '5', '--lr', '1e-3',
-          '--decay-steps', '500', '--log-every', '100']
+# the prompts), and region slots of any norm from half a bag's to five times (stage 2's tokens grow). The quick run
+# only checks that the stage runs.
+STAGE0 = ['--phases', 'bare5:1200', 'bare:1000', 'short:600:world', 'full:1000:world', '--describe', '0.5',
+          '--image-noise', '2', '--image-bags', '0.25', '--slot-scale', '5', '--lr', '1e-3', '--decay-steps', '500',
+          '--log-every', '100']
 STAGE0_QUICK = ['--phases', 'bare3:2', 'short:2:world', 'full:2:world', '--describe', '0.3', '--image-noise', '2',
                 '--log-every', '1']
 
