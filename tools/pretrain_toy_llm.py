@@ -126,6 +126,9 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
     args = parser.parse_args(argv)
     objects = len(SIZES) * len(COLOURS) * len(SHAPES)
+    for name in ('batch_size', 'bare_batch_size'):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
     args.bare_batch_size = args.bare_batch_size or args.batch_size
     args.phases = [(kind, steps, expressions or args.expressions) for kind, steps, expressions in args.phases]
     entries = [int(kind[4:]) for kind, *_ in args.phases if kind.startswith('bare') and kind[4:]] + [args.max_regions]

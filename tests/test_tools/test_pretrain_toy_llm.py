@@ -231,7 +231,8 @@ def test_phases_are_parsed_and_bad_ones_named(capsys):
                        (['--prompt-share', '-0.1'], '--prompt-share is a share'),
                        (['--phases', 'bare3:5:world'], 'bareN fixes the number of regions'),
                        (['--decay-steps', '-1'], '--decay-steps must be >= 0'),
-                       (['--sharpen', '0.9', '2.5'], 'EXTRA is a number of steps')):
+                       (['--sharpen', '0.9', '2.5'], 'EXTRA is a number of steps'),
+                       (['--bare-batch-size', '0'], '--bare-batch-size must be >= 1')):
         with pytest.raises(SystemExit):
             tool.parse_args(['cfg.py', '--out', 'x', *bad])
         assert named in capsys.readouterr().err
