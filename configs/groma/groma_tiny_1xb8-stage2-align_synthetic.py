@@ -15,6 +15,9 @@ model = dict(
     proposer_checkpoint='work_dirs/main_job/stage1_proposer/epoch_12.pth',
     tokenizer=dict(_delete_=True, type='HFTokenizer', pretrained=data_root + 'tokenizer'),
     llm=dict(freeze_llm=True),
+    # The proposer is frozen here and in stage 3: an image's proposals are kept after its first visit (every
+    # image of the world fits), which takes the proposer out of more than half of each training step.
+    proposal_cache=4096,
     generation_cfg=dict(max_new_tokens=24))
 
 batch_size = 8

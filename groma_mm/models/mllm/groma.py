@@ -16,6 +16,7 @@ from groma_mm.models.mllm.generation import build_generator
 from groma_mm.models.mllm.generation_batches import GenerationBatch, build_generation_batches, sample_name
 from groma_mm.models.mllm.parser import parse_grounded_answer
 from groma_mm.models.mllm.prompt_embedding import embed_prompts
+from groma_mm.models.mllm.proposal_cache import ProposalCache
 from groma_mm.models.mllm.region_selection import user_box_indices
 from groma_mm.models.mllm.shared_inputs import group_identical_boxes, group_identical_images
 from groma_mm.models.proposers.groma_proposer import detr_proposals, to_input_frame
@@ -55,6 +56,9 @@ class Groma(BaseModel):
             ``answer_score``; ``OfficialRegionSelector`` is the released checkpoints' one NMS.
         proposer_checkpoint: stage-1 checkpoint loaded into the proposer.
         freeze_proposer: keep the encoder and proposer frozen (stages 2 and 3).
+        proposal_cache: with a frozen proposer, keep the raw proposals of up to this many images across
+            batches (``ProposalCache``), so an image that comes back (next epoch, next expression) skips the
+            proposer's transformer and head; 0: none. Loading proposer weights empties it.
         freeze_image_tokenizer / freeze_region_encoder: freeze those parts.
         image_layer: index (into the encoder outputs) of the layer the image tokenizer reads.
         region_layers: indices of the layers the region encoder reads (of ``region_feature_encoder``'s
@@ -86,6 +90,7 @@ class Groma(BaseModel):
                  region_selector: Optional[dict] = None,
                  proposer_checkpoint: Optional[str] = None,
                  freeze_proposer: bool = True,
+                 proposal_cache: int = 0,
                  freeze_image_tokenizer: bool = False,
                  freeze_region_encoder: bool = False,
                  image_layer: int = -1,
@@ -127,6 +132,12 @@ class Groma(BaseModel):
                                (self.region_encoder, freeze_region_encoder)):
             if frozen:
                 module.requires_grad_(False)
+        if proposal_cache and not freeze_proposer:
+            raise ValueError(f'proposal_cache={proposal_cache} keeps the proposals of a frozen proposer, but '
+                             'freeze_proposer=False: a training proposer changes them every step')
+        self.proposal_cache = ProposalCache(proposal_cache) if proposal_cache else None
+        if self.proposal_cache is not None:
+            self.proposer.register_load_state_dict_post_hook(self.proposal_cache.forget_all)
         self.image_layer = image_layer
         self.region_layers = tuple(region_layers)
         self.region_feature_encoder = MODELS.build(region_feature_encoder) if region_feature_encoder else None
@@ -180,7 +191,7 @@ class Groma(BaseModel):
             sample; box→region id maps per sample (user boxes always, answer boxes in training).
         """
         feats, image_of = self.encode_images(inputs, data_samples)
-        regions_list, maps = self.propose_regions(feats, image_of, data_samples, training)
+        regions_list, maps = self.propose_regions(feats, image_of, data_samples, training, inputs)
         image_tokens = self.image_tokenizer(feats[self.image_layer])[image_of]
         region_tokens = self.encode_regions(feats, image_of, regions_list, inputs)
         return image_tokens, region_tokens, regions_list, maps
@@ -198,18 +209,15 @@ class Groma(BaseModel):
             feats = self.proposer.backbone(inputs)
         return feats, image_of
 
-    def propose_regions(self, feats: Sequence[Tensor], image_of: List[int], data_samples: list,
-                        training: bool) -> Tuple[List[InstanceData], List[dict]]:
-        """Proposals per distinct image, then each sample's regions (with its own boxes) and box→region map."""
-        firsts = [image_of.index(u) for u in range(len(feats[0]))]
-        # fp32 even under bf16 autocast: mmcv's deformable-attention CUDA kernel has no bf16.
-        with torch.no_grad(), torch.autocast(feats[0].device.type, enabled=False):
-            propose = getattr(self.proposer, 'propose', None)
-            image_samples = [data_samples[i] for i in firsts]
-            feats32 = [f.float() for f in feats]
-            proposals = (propose(feats32, image_samples) if propose else
-                         detr_proposals(self.proposer, feats32, image_samples))
+    def propose_regions(self, feats: Sequence[Tensor], image_of: List[int], data_samples: list, training: bool,
+                        inputs: Optional[Tensor] = None) -> Tuple[List[InstanceData], List[dict]]:
+        """Proposals per distinct image, then each sample's regions (with its own boxes) and box→region map.
 
+        ``inputs`` (B, 3, H, W), the batch, lets the ``proposal_cache`` know the images it has seen before.
+        """
+        firsts = [image_of.index(u) for u in range(len(feats[0]))]
+        proposals = self.raw_proposals(feats, [data_samples[i] for i in firsts],
+                                       None if inputs is None else inputs[firsts])
         regions_list, maps = [], []
         for sample, image in zip(data_samples, image_of):
             props = proposals[image]
@@ -228,6 +236,33 @@ class Groma(BaseModel):
             regions_list.append(regions)
             maps.append(box_to_region)
         return regions_list, maps
+
+    def raw_proposals(self, feats: Sequence[Tensor], image_samples: list,
+                      images: Optional[Tensor] = None) -> List[InstanceData]:
+        """The proposer's raw proposals of each image (``propose``, or any mmdet DETR's head).
+
+        Args:
+            feats: the encoder outputs, each (U, C, h, w).
+            image_samples: U samples, one per image.
+            images: (U, 3, H, W) the encoder inputs; with them the ``proposal_cache`` is read and filled.
+        """
+        cache = self.proposal_cache if images is not None else None
+        keys = cache.keys_of(images, image_samples) if cache is not None else []
+        found = [cache.get(key) for key in keys] if keys else [None] * len(image_samples)
+        missing = [u for u, props in enumerate(found) if props is None]
+        if missing:
+            # fp32 even under bf16 autocast: mmcv's deformable-attention CUDA kernel has no bf16.
+            with torch.no_grad(), torch.autocast(feats[0].device.type, enabled=False):
+                subset = (lambda f: f) if len(missing) == len(found) else (lambda f: f[missing])
+                feats32 = [subset(f).float() for f in feats]
+                samples = [image_samples[u] for u in missing]
+                propose = getattr(self.proposer, 'propose', None)
+                computed = propose(feats32, samples) if propose else detr_proposals(self.proposer, feats32, samples)
+            for u, props in zip(missing, computed):
+                found[u] = props
+                if keys:
+                    cache.put(keys[u], props)
+        return [props.to(feats[0].device) for props in found]
 
     def region_layer_feats(self, feats: Sequence[Tensor], image_of: List[int], inputs: Tensor) -> List[Tensor]:
         """The layers the region encoder reads, each (U, C, h, w) for the U distinct images: the proposer's
