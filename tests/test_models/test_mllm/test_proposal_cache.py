@@ -15,7 +15,9 @@ def _model(**overrides):
     cfg.model.update(overrides)
     # A random proposer scores below the default threshold: keep every proposal so regions are compared.
     cfg.model.post_processor = dict(type='RegionPostProcessor', score_thr=0.0)
-    return MODELS.build(cfg.model).eval()
+    model = MODELS.build(cfg.model)
+    model.init_weights()  # the DETR's level embeddings and the like are empty tensors until then
+    return model.eval()
 
 
 def _batch(model, seeds, flip=()):
