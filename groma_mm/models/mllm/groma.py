@@ -246,22 +246,18 @@ class Groma(BaseModel):
             image_samples: U samples, one per image.
             images: (U, 3, H, W) the encoder inputs; with them the ``proposal_cache`` is read and filled.
         """
-        cache = self.proposal_cache if images is not None else None
-        keys = cache.keys_of(images, image_samples) if cache is not None else []
-        found = [cache.get(key) for key in keys] if keys else [None] * len(image_samples)
-        missing = [u for u, props in enumerate(found) if props is None]
-        if missing:
+        def compute(indices: List[int]) -> List[InstanceData]:
             # fp32 even under bf16 autocast: mmcv's deformable-attention CUDA kernel has no bf16.
             with torch.no_grad(), torch.autocast(feats[0].device.type, enabled=False):
-                subset = (lambda f: f) if len(missing) == len(found) else (lambda f: f[missing])
-                feats32 = [subset(f).float() for f in feats]
-                samples = [image_samples[u] for u in missing]
+                feats32 = [(f if len(indices) == len(f) else f[indices]).float() for f in feats]
+                samples = [image_samples[u] for u in indices]
                 propose = getattr(self.proposer, 'propose', None)
-                computed = propose(feats32, samples) if propose else detr_proposals(self.proposer, feats32, samples)
-            for u, props in zip(missing, computed):
-                found[u] = props
-                if keys:
-                    cache.put(keys[u], props)
+                return propose(feats32, samples) if propose else detr_proposals(self.proposer, feats32, samples)
+
+        if self.proposal_cache is None or images is None:
+            found = compute(list(range(len(image_samples))))
+        else:
+            found = self.proposal_cache.fetch(images, image_samples, compute)
         return [props.to(feats[0].device) for props in found]
 
     def region_layer_feats(self, feats: Sequence[Tensor], image_of: List[int], inputs: Tensor) -> List[Tensor]:

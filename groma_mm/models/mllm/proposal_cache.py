@@ -11,7 +11,7 @@ pixels share their proposals, which are equal.
 """
 import hashlib
 from collections import OrderedDict
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -57,6 +57,15 @@ class ProposalCache:
         and its incompatible keys), since new weights make every kept proposal stale."""
         self._entries.clear()
 
-    def keys_of(self, images: Tensor, samples: List) -> List[bytes]:
-        """:meth:`key` of each image of ``images`` (U, C, H, W) with its sample."""
-        return [self.key(image, sample) for image, sample in zip(images, samples)]
+    def fetch(self, images: Tensor, samples: List,
+              compute: Callable[[List[int]], List[InstanceData]]) -> List[InstanceData]:
+        """The proposals of each image of ``images`` (U, C, H, W) with its sample: those kept, and for the
+        others ``compute(indices)`` (their proposals, in that order), which are kept from then on."""
+        keys = [self.key(image, sample) for image, sample in zip(images, samples)]
+        found = [self.get(key) for key in keys]
+        missing = [u for u, proposals in enumerate(found) if proposals is None]
+        if missing:
+            for u, proposals in zip(missing, compute(missing)):
+                found[u] = proposals
+                self.put(keys[u], proposals)
+        return found
