@@ -132,6 +132,9 @@ class Groma(BaseModel):
                                (self.region_encoder, freeze_region_encoder)):
             if frozen:
                 module.requires_grad_(False)
+        if proposal_cache < 0:
+            raise ValueError(f'proposal_cache is the number of images whose proposals are kept (0: none), '
+                             f'got {proposal_cache}')
         if proposal_cache and not freeze_proposer:
             raise ValueError(f'proposal_cache={proposal_cache} keeps the proposals of a frozen proposer, but '
                              'freeze_proposer=False: a training proposer changes them every step')

@@ -102,8 +102,10 @@ def test_loading_proposer_weights_empties_the_cache():
     assert len(model.proposal_cache) == 0
 
 
-def test_a_cache_with_a_training_proposer_is_refused():
+def test_a_cache_with_a_training_proposer_or_a_negative_size_is_refused():
     with pytest.raises(ValueError, match='freeze_proposer=False'):
         _model(proposal_cache=8, freeze_proposer=False)
     with pytest.raises(ValueError, match='max_images=0'):
         ProposalCache(0)
+    with pytest.raises(ValueError, match='proposal_cache is the number of images .* got -1'):
+        _model(proposal_cache=-1)
